@@ -1,0 +1,229 @@
+/*
+ * panscore.h — the whole native ABI of panscore.
+ *
+ * panscore scores token sequences under a language model loaded by llama.cpp. For every scored
+ * position it returns a handful of numbers (target log-prob, full-vocabulary entropy, rank, argmax,
+ * optional top-k), reduced in native code in one pass over each logits row, right where llama.cpp
+ * produces the row. No logits row ever has to leave this library.
+ *
+ * Conventions (the same for every function):
+ *   - Opaque handles (ps_model, ps_engine), created and freed in pairs: ps_<noun>_create/_load and
+ *     ps_<noun>_free. Free functions accept NULL.
+ *   - Every fallible function returns an int32_t status (enum ps_status). PS_OK is 0. On failure,
+ *     ps_last_error() returns a message for the calling thread, valid until that thread's next call.
+ *   - Parameter structs come from ps_*_default_params(); every field documents its unit and what 0
+ *     means. Only fixed-width types cross this boundary.
+ *   - No C++ exception ever crosses this boundary; llama.cpp and allocation failures become statuses.
+ *   - Enum numbers are never reused.
+ *
+ * Thread-safety: a ps_model is immutable after loading and may be shared by engines on many threads.
+ * A ps_engine holds a llama.cpp context and KV cache and must be used by one thread at a time.
+ * ps_stats_compute and the tokenizer functions are thread-safe.
+ */
+#ifndef PANSCORE_H
+#define PANSCORE_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#  define PS_API __declspec(dllexport)
+#else
+#  define PS_API __attribute__((visibility("default")))
+#endif
+
+#define PS_ABI_VERSION 1
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Status codes                                                                                   */
+/* ---------------------------------------------------------------------------------------------- */
+
+enum ps_status {
+    PS_OK                    = 0,
+    PS_ERR_INVALID_ARGUMENT  = 1,  /* a NULL pointer, a negative size, an inconsistent parameter    */
+    PS_ERR_FILE_NOT_FOUND    = 2,  /* the model path does not exist or cannot be read               */
+    PS_ERR_MODEL_FORMAT      = 3,  /* the file is not a GGUF model llama.cpp can load (or truncated) */
+    PS_ERR_TOKEN_OUT_OF_RANGE= 4,  /* a token id is < 0 or >= the vocabulary size                   */
+    PS_ERR_CONTEXT_OVERFLOW  = 5,  /* a sequence is longer than the engine's context (n_ctx)        */
+    PS_ERR_EMPTY_INPUT       = 6,  /* no sequence, an empty sequence or an empty scoring range      */
+    PS_ERR_NAN_LOGITS        = 7,  /* a logits row holds NaN, or no finite entry at all             */
+    PS_ERR_DECODE_FAILED     = 8,  /* llama_decode failed (no KV slot, compute failure)             */
+    PS_ERR_OUT_OF_MEMORY     = 9,  /* an allocation failed                                          */
+    PS_ERR_BUFFER_TOO_SMALL  = 10, /* an output buffer is too small; the needed size is reported    */
+    PS_ERR_BACKEND           = 11, /* the requested backend or device is not available              */
+    PS_ERR_INTERNAL          = 12  /* a bug in panscore: please report the message                  */
+};
+
+/* The message of the calling thread's last failure ("" if none). Never NULL. */
+PS_API const char * ps_last_error(void);
+
+/* The library version ("MAJOR.MINOR.PATCH"), the llama.cpp commit it was built from, and the
+ * compiled-in backends ("cpu", "cpu,cuda"). Never NULL, static storage. */
+PS_API const char * ps_version(void);
+PS_API const char * ps_llama_commit(void);
+PS_API const char * ps_backends(void);
+
+/* The ABI version of the loaded library; bindings compare it with PS_ABI_VERSION. */
+PS_API int32_t ps_abi_version(void);
+
+/* llama.cpp's own log output: PS_LOG_NONE (default: silent), _ERROR, _WARN, _INFO (to stderr). */
+enum ps_log_level { PS_LOG_NONE = 0, PS_LOG_ERROR = 1, PS_LOG_WARN = 2, PS_LOG_INFO = 3 };
+PS_API void ps_log_set_level(int32_t level);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Models                                                                                         */
+/* ---------------------------------------------------------------------------------------------- */
+
+typedef struct ps_model ps_model;
+
+typedef struct ps_model_params {
+    int32_t n_gpu_layers; /* layers offloaded to the GPU; 0 = CPU only, -1 = all              */
+    int32_t main_gpu;     /* GPU index used when n_gpu_layers != 0                             */
+    int32_t use_mmap;     /* 1 = map the file (default), 0 = read it into memory               */
+    int32_t check_tensors;/* 1 = validate tensor data while loading (slow), 0 = don't (default) */
+} ps_model_params;
+
+typedef struct ps_model_info {
+    int32_t n_vocab;      /* vocabulary size: valid token ids are [0, n_vocab)                 */
+    int32_t n_ctx_train;  /* context length the model was trained with, in tokens              */
+    int32_t n_embd;       /* hidden size                                                       */
+    int32_t n_layer;      /* number of transformer blocks                                      */
+    int32_t bos_id;       /* beginning-of-sequence token, -1 if none                           */
+    int32_t eos_id;       /* end-of-sequence token, -1 if none                                 */
+    int32_t eot_id;       /* end-of-turn token, -1 if none                                     */
+    int32_t add_bos;      /* 1 if the tokenizer prepends BOS by default                        */
+    int64_t n_params;     /* number of weights                                                 */
+    int64_t size_bytes;   /* size of the weights in bytes                                      */
+} ps_model_info;
+
+PS_API ps_model_params ps_model_default_params(void);
+
+/* Loads a GGUF model. On failure *out is NULL and the status says why (PS_ERR_FILE_NOT_FOUND,
+ * PS_ERR_MODEL_FORMAT, PS_ERR_BACKEND, PS_ERR_OUT_OF_MEMORY). */
+PS_API int32_t ps_model_load(const char * path, const ps_model_params * params, ps_model ** out);
+PS_API void    ps_model_free(ps_model * model);
+
+PS_API int32_t ps_model_info_get(const ps_model * model, ps_model_info * out);
+
+/* Copies a metadata value as a NUL-terminated string into buf (buf_size bytes, may be 0 to ask).
+ * *out_len receives the value's length without the NUL. Returns PS_ERR_INVALID_ARGUMENT with
+ * *out_len = -1 when the key is absent, PS_ERR_BUFFER_TOO_SMALL when buf cannot hold it.
+ * Useful keys: "general.architecture", "general.name", "tokenizer.chat_template". */
+PS_API int32_t ps_model_meta(const ps_model * model, const char * key, char * buf, int64_t buf_size,
+                             int64_t * out_len);
+
+/* Tokenizes text_len bytes of UTF-8. add_special: prepend BOS (and append EOS) when the model
+ * asks for it; parse_special: treat special-token texts like "<|im_end|>" as one token.
+ * Writes at most n_max ids; *out_n receives the count (the needed count on BUFFER_TOO_SMALL). */
+PS_API int32_t ps_tokenize(const ps_model * model, const char * text, int32_t text_len,
+                           int32_t add_special, int32_t parse_special,
+                           int32_t * tokens, int32_t n_max, int32_t * out_n);
+
+/* Renders tokens back to UTF-8 text (not NUL-terminated). render_special: include the text of
+ * special tokens. *out_len receives the byte count (the needed count on BUFFER_TOO_SMALL). */
+PS_API int32_t ps_detokenize(const ps_model * model, const int32_t * tokens, int32_t n_tokens,
+                             int32_t render_special, char * buf, int32_t buf_size, int32_t * out_len);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Per-position statistics (SPEC §1)                                                              */
+/* ---------------------------------------------------------------------------------------------- */
+
+/* What is computed for each scored position: z = logits / temperature, logZ = logsumexp(z). */
+typedef struct ps_token_stats {
+    float   logprob;        /* z[target] - logZ, nats                                           */
+    float   entropy;        /* -sum p log p over the full vocabulary, nats                      */
+    int32_t rank;           /* 1 + #{v : z[v] > z[target]}: 1-based, ties get the better rank   */
+    int32_t argmax_id;      /* the id with the largest logit, lowest id on ties                 */
+    float   argmax_logprob; /* z[argmax] - logZ, nats                                           */
+    int32_t target_id;      /* the token that actually follows (echoed for convenience)         */
+} ps_token_stats;
+
+typedef struct ps_score_params {
+    float   temperature;    /* statistics are computed on logits / temperature; 0 means 1.0     */
+    int32_t top_k;          /* ids and log-probs of the k best tokens per position; 0 = none     */
+} ps_score_params;
+
+PS_API ps_score_params ps_score_default_params(void);
+
+/* The fused reduction on rows the caller provides: n_rows rows of n_vocab floats, row r scored
+ * against targets[r]. Multi-threaded over rows with n_threads threads (0 = all cores).
+ * topk_ids/topk_logprobs receive n_rows * top_k entries (may be NULL when top_k == 0).
+ * The same kernel ps_score runs on llama.cpp's logits; exposed for tests and custom pipelines. */
+PS_API int32_t ps_stats_compute(const float * logits, int32_t n_rows, int32_t n_vocab,
+                                const int32_t * targets, const ps_score_params * params,
+                                int32_t n_threads, ps_token_stats * out_stats,
+                                int32_t * out_topk_ids, float * out_topk_logprobs);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Engines                                                                                        */
+/* ---------------------------------------------------------------------------------------------- */
+
+typedef struct ps_engine ps_engine;
+
+typedef struct ps_engine_params {
+    int32_t n_ctx;            /* KV cache size in tokens, shared by all sequences; 0 = the model's
+                                 training context, at most 4096                                  */
+    int32_t n_batch;          /* most tokens passed to one llama_decode; 0 = 512 (capped to n_ctx).
+                                 llama.cpp keeps an output buffer of n_batch x n_vocab floats    */
+    int32_t n_ubatch;         /* most tokens computed at once (micro-batch); 0 = 512, <= n_batch  */
+    int32_t n_seq_max;        /* most sequences packed into one decode; 0 = 16                   */
+    int32_t n_threads;        /* threads for the forward pass and the reduction; 0 = all cores   */
+    int32_t skip_logits_copy; /* 1 (default): stop llama.cpp copying every logits row into its
+                                 host output buffer (the statistics are read in place, so that
+                                 copy is waste); 0: leave llama.cpp's copy on (for comparison)   */
+} ps_engine_params;
+
+PS_API ps_engine_params ps_engine_default_params(void);
+
+/* Creates an engine on a loaded model. The model must outlive the engine. */
+PS_API int32_t ps_engine_create(ps_model * model, const ps_engine_params * params, ps_engine ** out);
+PS_API void    ps_engine_free(ps_engine * engine);
+
+/* The effective parameters (defaults resolved). */
+PS_API int32_t ps_engine_params_get(const ps_engine * engine, ps_engine_params * out);
+
+/* One sequence to score. Position t (1 <= t < n_tokens) is scored by the logits that predict
+ * tokens[t] from tokens[0..t-1]; the positions [score_begin, score_end) are scored. */
+typedef struct ps_sequence {
+    const int32_t * tokens;   /* n_tokens token ids                                          */
+    int32_t n_tokens;         /* length, 2 .. n_ctx                                          */
+    int32_t score_begin;      /* first scored position, >= 1                                 */
+    int32_t score_end;        /* one past the last scored position, <= n_tokens, > begin      */
+} ps_sequence;
+
+/* Scores n_seqs sequences. The engine packs them into decodes of up to n_batch tokens and
+ * n_seq_max sequences, splits long ones across decodes, and reduces every logits row in place.
+ * Results are written in input order: for each sequence, for each scored position in order.
+ * out_stats holds sum(score_end - score_begin) entries; out_topk_* that many times top_k (may be
+ * NULL when top_k == 0). Everything is validated before any decode: on failure nothing was
+ * written beyond what the status describes and the engine stays usable. The KV cache is cleared
+ * at the start of every call. */
+PS_API int32_t ps_score(ps_engine * engine, const ps_sequence * seqs, int32_t n_seqs,
+                        const ps_score_params * params, ps_token_stats * out_stats,
+                        int32_t * out_topk_ids, float * out_topk_logprobs);
+
+/* The baselines ps_score is measured against, with the same packing and validation:
+ * a plain llama.cpp forward pass that asks for the logits of every scored position and computes
+ * no statistics. When out_logits is not NULL the scored rows (n_vocab floats each, same order as
+ * ps_score's results) are copied there: this is the "copy the logits out" path, used by tests to
+ * compare the fused statistics with a float64 reference, and by the naive benchmark. */
+PS_API int32_t ps_forward(ps_engine * engine, const ps_sequence * seqs, int32_t n_seqs,
+                          float * out_logits, int64_t out_logits_len);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* ABI introspection                                                                              */
+/* ---------------------------------------------------------------------------------------------- */
+
+/* sizeof(struct_name) when field is NULL, else offsetof(struct_name, field), into *out.
+ * Lets the bindings check their struct layouts against the compiler's. PS_ERR_INVALID_ARGUMENT
+ * for an unknown struct or field. */
+PS_API int32_t ps_abi_layout(const char * struct_name, const char * field, int64_t * out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PANSCORE_H */

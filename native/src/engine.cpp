@@ -1,0 +1,450 @@
+// Engines: a llama.cpp context plus the machinery that packs sequences into decodes and reduces
+// every logits row where llama.cpp computes it.
+//
+// The reduction runs inside llama.cpp's graph-evaluation callback (cb_eval): the scheduler asks
+// about every node, we ask for `result_output` (the [n_vocab, n_outputs] logits of one
+// micro-batch), and once it is computed we reduce its rows in place. With a unified KV cache
+// llama.cpp splits a batch into micro-batches in order (split_simple), and output rows follow the
+// batch's output tokens in order, so row i of the k-th callback of a decode is the decode's
+// (rows seen so far + i)-th output token.
+#include "errors.h"
+#include "internal.h"
+#include "row_stats.h"
+
+#include "ggml-backend.h"
+#include "ggml.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr int32_t DEFAULT_MAX_CTX = 4096;
+constexpr int32_t DEFAULT_BATCH = 512;
+constexpr int32_t DEFAULT_SEQ_MAX = 16;
+
+// A backend "sampler" that does nothing. Attaching one to every sequence makes llama.cpp believe
+// all outputs are sampled on the backend, so it skips copying each logits row into its host
+// output buffer (llama_context::decode, "extract logits"). Clearing data->logits keeps llama.cpp
+// from copying the rows out as "sampled logits" instead.
+bool skip_backend_init(llama_sampler *, ggml_backend_buffer_type_t, uint32_t) { return true; }
+void skip_backend_apply(llama_sampler *, ggml_context *, ggml_cgraph *, llama_sampler_data * data) {
+    data->logits = nullptr;
+}
+void skip_apply(llama_sampler *, llama_token_data_array *) {}
+const char * skip_name(const llama_sampler *) { return "panscore-skip-logits-copy"; }
+
+llama_sampler_i make_skip_iface() {
+    llama_sampler_i iface{};
+    iface.name = skip_name;
+    iface.apply = skip_apply;
+    iface.backend_init = skip_backend_init;
+    iface.backend_apply = skip_backend_apply;
+    return iface;
+}
+llama_sampler_i g_skip_iface = make_skip_iface();
+
+} // namespace
+
+struct ps_engine {
+    ps_model *       model = nullptr;
+    llama_context *  ctx = nullptr;
+    llama_batch      batch{};
+    ps_engine_params params{};
+    int32_t          n_vocab = 0;
+
+    // skip-copy samplers, one chain per sequence id, attached only while fused scoring
+    std::vector<llama_sampler *> skip_chains;
+    bool             skip_attached = false;
+
+    // per-decode state read by the eval callback
+    bool             fused = false;
+    float            inv_t = 1.0f;
+    int32_t          top_k = 0;
+    std::vector<int32_t> row_target;   // target token of each output row of this decode
+    std::vector<int64_t> row_dest;     // index of each output row in the caller's results
+    std::vector<int32_t> row_batch;    // batch index of each output row
+    size_t           rows_done = 0;
+    int32_t          cb_status = PS_OK;
+    int64_t          cb_bad_dest = -1;
+    std::string      cb_error;
+    ps_token_stats * out_stats = nullptr;
+    int32_t *        out_topk_ids = nullptr;
+    float *          out_topk_logprobs = nullptr;
+};
+
+namespace panscore {
+namespace {
+
+// Reduces the rows of one micro-batch's logits tensor.
+void reduce_logits_tensor(ps_engine & e, const ggml_tensor * t) {
+    if (e.cb_status != PS_OK) return;
+    if (t->type != GGML_TYPE_F32 || t->ne[0] != e.n_vocab) {
+        e.cb_status = PS_ERR_INTERNAL;
+        e.cb_error = "result_output is not an F32 [n_vocab, n_outputs] tensor";
+        return;
+    }
+    if (t->buffer == nullptr || !ggml_backend_buffer_is_host(t->buffer)) {
+        e.cb_status = PS_ERR_BACKEND;
+        e.cb_error = "the logits live in device memory and this build has no device reduction "
+                     "(build with -DPANSCORE_CUDA=ON)";
+        return;
+    }
+    const int64_t n_rows = t->ne[1];
+    if (e.rows_done + static_cast<size_t>(n_rows) > e.row_target.size()) {
+        e.cb_status = PS_ERR_INTERNAL;
+        e.cb_error = "llama.cpp produced more logits rows than outputs were requested";
+        return;
+    }
+    const char * base = static_cast<const char *>(t->data);
+    const size_t row0 = e.rows_done;
+    const int32_t k = e.top_k;
+    int32_t bad = -1;
+    const int32_t st = reduce_rows(static_cast<int32_t>(n_rows), e.n_vocab, e.inv_t, k, e.params.n_threads,
+        [&](int32_t r) {
+            const int64_t dest = e.row_dest[row0 + r];
+            return RowJob{reinterpret_cast<const float *>(base + r * t->nb[1]), e.row_target[row0 + r],
+                          e.out_stats + dest, k ? e.out_topk_ids + dest * k : nullptr,
+                          k ? e.out_topk_logprobs + dest * k : nullptr};
+        }, &bad);
+    if (st != PS_OK) {
+        e.cb_status = st;
+        e.cb_bad_dest = e.row_dest[row0 + bad];
+    }
+    e.rows_done += static_cast<size_t>(n_rows);
+}
+
+bool eval_callback(ggml_tensor * t, bool ask, void * user_data) {
+    auto & e = *static_cast<ps_engine *>(user_data);
+    const bool is_logits = e.fused && std::strcmp(t->name, "result_output") == 0;
+    if (ask) return is_logits;
+    if (is_logits) {
+        try {
+            reduce_logits_tensor(e, t);
+        } catch (...) { // never unwind through ggml's C code
+            e.cb_status = PS_ERR_INTERNAL;
+            e.cb_error = "exception in the logits reduction";
+        }
+    }
+    return true; // never abort the graph: failures are reported after llama_decode returns
+}
+
+int32_t set_skip_samplers(ps_engine & e, bool attach) {
+    if (e.skip_attached == attach || (attach && e.skip_chains.empty())) return PS_OK;
+    for (int32_t s = 0; s < e.params.n_seq_max; ++s) {
+        if (!llama_set_sampler(e.ctx, s, attach ? e.skip_chains[s] : nullptr) && attach) {
+            for (int32_t u = 0; u <= s; ++u) llama_set_sampler(e.ctx, u, nullptr);
+            e.params.skip_logits_copy = 0; // this backend refuses: fall back to llama.cpp's copy
+            return PS_OK;
+        }
+    }
+    e.skip_attached = attach;
+    return PS_OK;
+}
+
+struct SeqPlan {
+    int64_t first_dest; // index of the sequence's first result
+    int32_t n_decode;   // tokens to decode: [0, score_end - 1)
+};
+
+// Checks every sequence before anything is decoded and lays out where results go.
+int32_t plan_sequences(const ps_engine & e, const ps_sequence * seqs, int32_t n_seqs, std::vector<SeqPlan> & plan,
+                       int64_t & n_rows) {
+    if (seqs == nullptr || n_seqs <= 0) return fail(PS_ERR_EMPTY_INPUT, "no sequences to score");
+    plan.resize(static_cast<size_t>(n_seqs));
+    n_rows = 0;
+    for (int32_t i = 0; i < n_seqs; ++i) {
+        const ps_sequence & s = seqs[i];
+        if (s.n_tokens <= 0) return fail(PS_ERR_EMPTY_INPUT, "sequence %d is empty", i);
+        if (s.tokens == nullptr) return fail(PS_ERR_INVALID_ARGUMENT, "sequence %d has no token array", i);
+        if (s.n_tokens < 2) {
+            return fail(PS_ERR_EMPTY_INPUT, "sequence %d has 1 token: nothing follows it to score (need >= 2)", i);
+        }
+        if (s.n_tokens > e.params.n_ctx) {
+            return fail(PS_ERR_CONTEXT_OVERFLOW, "sequence %d has %d tokens, more than the engine's context of %d",
+                        i, s.n_tokens, e.params.n_ctx);
+        }
+        if (s.score_begin < 1 || s.score_end > s.n_tokens || s.score_begin >= s.score_end) {
+            return fail(PS_ERR_EMPTY_INPUT,
+                        "sequence %d: scoring range [%d, %d) is empty or outside [1, %d)", i, s.score_begin,
+                        s.score_end, s.n_tokens);
+        }
+        for (int32_t t = 0; t < s.n_tokens; ++t) {
+            if (s.tokens[t] < 0 || s.tokens[t] >= e.n_vocab) {
+                return fail(PS_ERR_TOKEN_OUT_OF_RANGE, "sequence %d, position %d: token id %d is outside the vocabulary [0, %d)",
+                            i, t, s.tokens[t], e.n_vocab);
+            }
+        }
+        plan[i] = SeqPlan{n_rows, s.score_end - 1};
+        n_rows += s.score_end - s.score_begin;
+    }
+    return PS_OK;
+}
+
+// Which sequence holds result `dest`, and at which position (for error messages).
+void locate(const std::vector<SeqPlan> & plan, const ps_sequence * seqs, int64_t dest, int32_t & seq, int32_t & pos) {
+    seq = 0;
+    for (size_t i = 0; i < plan.size(); ++i) {
+        if (plan[i].first_dest <= dest) seq = static_cast<int32_t>(i);
+    }
+    pos = seqs[seq].score_begin + static_cast<int32_t>(dest - plan[seq].first_dest);
+}
+
+// Packs the sequences into decodes and calls after_decode(e) after each successful one.
+// A slot is a llama.cpp sequence id; a sequence keeps its slot until all its tokens are decoded.
+// Sequences are admitted in input order while the KV cache has room for their whole length.
+template <typename AfterDecode>
+int32_t run_decodes(ps_engine & e, const ps_sequence * seqs, const std::vector<SeqPlan> & plan,
+                    AfterDecode && after_decode) {
+    llama_memory_t mem = llama_get_memory(e.ctx);
+    llama_memory_clear(mem, true);
+
+    const int32_t n_seq_slots = e.params.n_seq_max;
+    std::vector<int32_t> slot_seq(static_cast<size_t>(n_seq_slots), -1);
+    std::vector<int32_t> slot_next(static_cast<size_t>(n_seq_slots), 0);
+    size_t next_seq = 0;
+    int64_t kv_used = 0;
+
+    auto add_tokens = [&](int32_t slot) {
+        const int32_t i = slot_seq[slot];
+        const ps_sequence & s = seqs[i];
+        const int32_t end = plan[i].n_decode;
+        int32_t t = slot_next[slot];
+        for (; t < end && e.batch.n_tokens < e.params.n_batch; ++t) {
+            const int32_t k = e.batch.n_tokens++;
+            e.batch.token[k] = s.tokens[t];
+            e.batch.pos[k] = t;
+            e.batch.n_seq_id[k] = 1;
+            e.batch.seq_id[k][0] = slot;
+            const bool scored = t >= s.score_begin - 1;
+            e.batch.logits[k] = scored;
+            if (scored) {
+                e.row_target.push_back(s.tokens[t + 1]);
+                e.row_dest.push_back(plan[i].first_dest + (t - (s.score_begin - 1)));
+                e.row_batch.push_back(k);
+            }
+        }
+        slot_next[slot] = t;
+    };
+
+    while (true) {
+        e.batch.n_tokens = 0;
+        e.row_target.clear();
+        e.row_dest.clear();
+        e.row_batch.clear();
+        e.rows_done = 0;
+
+        for (int32_t slot = 0; slot < n_seq_slots; ++slot) {
+            if (slot_seq[slot] >= 0 && e.batch.n_tokens < e.params.n_batch) add_tokens(slot);
+        }
+        for (int32_t slot = 0; slot < n_seq_slots && next_seq < plan.size() && e.batch.n_tokens < e.params.n_batch; ++slot) {
+            if (slot_seq[slot] >= 0) continue;
+            const int32_t need = plan[next_seq].n_decode;
+            if (kv_used + need > e.params.n_ctx) break; // wait for live sequences to finish
+            slot_seq[slot] = static_cast<int32_t>(next_seq++);
+            slot_next[slot] = 0;
+            kv_used += need;
+            add_tokens(slot);
+        }
+        if (e.batch.n_tokens == 0) break;
+
+        const int32_t ret = llama_decode(e.ctx, e.batch);
+        if (ret != 0) {
+            llama_memory_clear(mem, true);
+            const std::string & why = last_llama_error();
+            return fail(PS_ERR_DECODE_FAILED, "llama_decode failed with code %d%s%s", ret, why.empty() ? "" : ": ",
+                        why.c_str());
+        }
+        const int32_t st = after_decode();
+        if (st != PS_OK) {
+            llama_memory_clear(mem, true);
+            return st;
+        }
+        for (int32_t slot = 0; slot < n_seq_slots; ++slot) {
+            const int32_t i = slot_seq[slot];
+            if (i >= 0 && slot_next[slot] == plan[i].n_decode) {
+                llama_memory_seq_rm(mem, slot, -1, -1);
+                kv_used -= plan[i].n_decode;
+                slot_seq[slot] = -1;
+            }
+        }
+    }
+    return PS_OK;
+}
+
+} // namespace
+} // namespace panscore
+
+using namespace panscore;
+
+extern "C" {
+
+ps_engine_params ps_engine_default_params(void) {
+    ps_engine_params p{};
+    p.n_ctx = 0;
+    p.n_batch = 0;
+    p.n_ubatch = 0;
+    p.n_seq_max = 0;
+    p.n_threads = 0;
+    p.skip_logits_copy = 1;
+    return p;
+}
+
+int32_t ps_engine_create(ps_model * model, const ps_engine_params * params, ps_engine ** out) {
+    return guarded("ps_engine_create", [&]() -> int32_t {
+        if (out == nullptr) return fail(PS_ERR_INVALID_ARGUMENT, "ps_engine_create: out is NULL");
+        *out = nullptr;
+        if (model == nullptr) return fail(PS_ERR_INVALID_ARGUMENT, "ps_engine_create: model is NULL");
+        ps_engine_params p = params ? *params : ps_engine_default_params();
+        if (p.n_ctx < 0 || p.n_batch < 0 || p.n_ubatch < 0 || p.n_seq_max < 0 || p.n_threads < 0) {
+            return fail(PS_ERR_INVALID_ARGUMENT, "engine parameters must be >= 0 (0 = default)");
+        }
+        if (p.n_ctx == 0) p.n_ctx = std::min(model->info.n_ctx_train > 0 ? model->info.n_ctx_train : DEFAULT_MAX_CTX, DEFAULT_MAX_CTX);
+        if (p.n_batch == 0) p.n_batch = DEFAULT_BATCH;
+        p.n_batch = std::min(p.n_batch, p.n_ctx);
+        if (p.n_ubatch == 0) p.n_ubatch = std::min(DEFAULT_BATCH, p.n_batch);
+        if (p.n_ubatch > p.n_batch) {
+            return fail(PS_ERR_INVALID_ARGUMENT, "n_ubatch (%d) must not exceed n_batch (%d)", p.n_ubatch, p.n_batch);
+        }
+        if (p.n_seq_max == 0) p.n_seq_max = DEFAULT_SEQ_MAX;
+        const int32_t max_seq = static_cast<int32_t>(llama_max_parallel_sequences());
+        if (p.n_seq_max > max_seq) {
+            return fail(PS_ERR_INVALID_ARGUMENT, "n_seq_max (%d) exceeds llama.cpp's limit of %d", p.n_seq_max, max_seq);
+        }
+        p.n_threads = resolve_threads(p.n_threads);
+        p.skip_logits_copy = p.skip_logits_copy ? 1 : 0;
+
+        auto e = std::make_unique<ps_engine>();
+        e->model = model;
+        e->params = p;
+        e->n_vocab = model->info.n_vocab;
+
+        llama_context_params cp = llama_context_default_params();
+        cp.n_ctx = static_cast<uint32_t>(p.n_ctx);
+        cp.n_batch = static_cast<uint32_t>(p.n_batch);
+        cp.n_ubatch = static_cast<uint32_t>(p.n_ubatch);
+        cp.n_seq_max = static_cast<uint32_t>(p.n_seq_max);
+        cp.n_threads = p.n_threads;
+        cp.n_threads_batch = p.n_threads;
+        cp.kv_unified = true;              // micro-batches then follow the batch order (see top)
+        cp.n_outputs_max_per_seq = static_cast<uint32_t>(p.n_batch);
+        cp.cb_eval = eval_callback;
+        cp.cb_eval_user_data = e.get();
+        cp.no_perf = true;
+        e->ctx = llama_init_from_model(model->model, cp);
+        if (e->ctx == nullptr) {
+            const std::string & why = last_llama_error();
+            return fail(PS_ERR_OUT_OF_MEMORY, "llama.cpp could not create a context (n_ctx %d, n_batch %d)%s%s", p.n_ctx,
+                        p.n_batch, why.empty() ? "" : ": ", why.c_str());
+        }
+        e->batch = llama_batch_init(p.n_batch, 0, 1);
+        if (p.skip_logits_copy) {
+            for (int32_t s = 0; s < p.n_seq_max; ++s) {
+                llama_sampler * chain = llama_sampler_chain_init(llama_sampler_chain_default_params());
+                llama_sampler_chain_add(chain, llama_sampler_init(&g_skip_iface, nullptr));
+                e->skip_chains.push_back(chain);
+            }
+        }
+        *out = e.release();
+        return PS_OK;
+    });
+}
+
+void ps_engine_free(ps_engine * engine) {
+    if (engine == nullptr) return;
+    if (engine->ctx) {
+        set_skip_samplers(*engine, false);
+        llama_free(engine->ctx);
+    }
+    for (llama_sampler * chain : engine->skip_chains) llama_sampler_free(chain);
+    llama_batch_free(engine->batch);
+    delete engine;
+}
+
+int32_t ps_engine_params_get(const ps_engine * engine, ps_engine_params * out) {
+    if (engine == nullptr || out == nullptr) return fail(PS_ERR_INVALID_ARGUMENT, "ps_engine_params_get: NULL argument");
+    clear_error();
+    *out = engine->params;
+    return PS_OK;
+}
+
+int32_t ps_score(ps_engine * engine, const ps_sequence * seqs, int32_t n_seqs, const ps_score_params * params,
+                 ps_token_stats * out_stats, int32_t * out_topk_ids, float * out_topk_logprobs) {
+    return guarded("ps_score", [&]() -> int32_t {
+        if (engine == nullptr) return fail(PS_ERR_INVALID_ARGUMENT, "ps_score: engine is NULL");
+        ps_engine & e = *engine;
+        const ps_score_params p = params ? *params : ps_score_default_params();
+        if (!(p.temperature >= 0.0f) || std::isinf(p.temperature)) {
+            return fail(PS_ERR_INVALID_ARGUMENT, "temperature must be a finite number > 0 (0 means 1), got %g", p.temperature);
+        }
+        if (p.top_k < 0 || p.top_k > e.n_vocab) {
+            return fail(PS_ERR_INVALID_ARGUMENT, "top_k must be in [0, %d], got %d", e.n_vocab, p.top_k);
+        }
+        if (out_stats == nullptr || (p.top_k > 0 && (out_topk_ids == nullptr || out_topk_logprobs == nullptr))) {
+            return fail(PS_ERR_INVALID_ARGUMENT, "ps_score: missing output buffer");
+        }
+        std::vector<SeqPlan> plan;
+        int64_t n_rows = 0;
+        int32_t st = plan_sequences(e, seqs, n_seqs, plan, n_rows);
+        if (st != PS_OK) return st;
+
+        set_skip_samplers(e, e.params.skip_logits_copy != 0);
+        e.fused = true;
+        e.inv_t = p.temperature == 0.0f ? 1.0f : 1.0f / p.temperature;
+        e.top_k = p.top_k;
+        e.out_stats = out_stats;
+        e.out_topk_ids = out_topk_ids;
+        e.out_topk_logprobs = out_topk_logprobs;
+        e.cb_status = PS_OK;
+        e.cb_error.clear();
+        st = run_decodes(e, seqs, plan, [&]() -> int32_t {
+            if (e.cb_status == PS_ERR_NAN_LOGITS) {
+                int32_t seq = 0, pos = 0;
+                locate(plan, seqs, e.cb_bad_dest, seq, pos);
+                return fail(PS_ERR_NAN_LOGITS, "the model produced NaN logits (or no finite logit) for sequence %d, position %d",
+                            seq, pos);
+            }
+            if (e.cb_status != PS_OK) return fail(e.cb_status, "%s", e.cb_error.c_str());
+            if (e.rows_done != e.row_target.size()) {
+                return fail(PS_ERR_INTERNAL, "reduced %zu logits rows, expected %zu (was result_output renamed?)",
+                            e.rows_done, e.row_target.size());
+            }
+            return PS_OK;
+        });
+        e.fused = false;
+        return st;
+    });
+}
+
+int32_t ps_forward(ps_engine * engine, const ps_sequence * seqs, int32_t n_seqs, float * out_logits,
+                   int64_t out_logits_len) {
+    return guarded("ps_forward", [&]() -> int32_t {
+        if (engine == nullptr) return fail(PS_ERR_INVALID_ARGUMENT, "ps_forward: engine is NULL");
+        ps_engine & e = *engine;
+        std::vector<SeqPlan> plan;
+        int64_t n_rows = 0;
+        int32_t st = plan_sequences(e, seqs, n_seqs, plan, n_rows);
+        if (st != PS_OK) return st;
+        if (out_logits != nullptr && out_logits_len < n_rows * e.n_vocab) {
+            return fail(PS_ERR_BUFFER_TOO_SMALL, "out_logits holds %lld floats, %lld needed", (long long) out_logits_len,
+                        (long long) (n_rows * e.n_vocab));
+        }
+        set_skip_samplers(e, false); // this path wants llama.cpp's own copy of the logits
+        e.fused = false;
+        return run_decodes(e, seqs, plan, [&]() -> int32_t {
+            if (out_logits == nullptr) return PS_OK;
+            for (size_t r = 0; r < e.row_batch.size(); ++r) {
+                const float * row = llama_get_logits_ith(e.ctx, e.row_batch[r]);
+                if (row == nullptr) return fail(PS_ERR_INTERNAL, "llama.cpp returned no logits for batch index %d", e.row_batch[r]);
+                std::memcpy(out_logits + e.row_dest[r] * e.n_vocab, row, sizeof(float) * static_cast<size_t>(e.n_vocab));
+            }
+            return PS_OK;
+        });
+    });
+}
+
+} // extern "C"
