@@ -174,6 +174,9 @@ typedef struct ps_engine_params {
     int32_t skip_logits_copy; /* 1 (default): stop llama.cpp copying every logits row into its
                                  host output buffer (the statistics are read in place, so that
                                  copy is waste); 0: leave llama.cpp's copy on (for comparison)   */
+    int32_t flash_attn;       /* 0 (default): off. llama.cpp's CPU flash attention accumulates in
+                                 F16, so results then depend on how sequences are packed (~1e-4);
+                                 1: on; -1: llama.cpp decides                                    */
 } ps_engine_params;
 
 PS_API ps_engine_params ps_engine_default_params(void);

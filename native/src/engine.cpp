@@ -291,6 +291,7 @@ ps_engine_params ps_engine_default_params(void) {
     p.n_seq_max = 0;
     p.n_threads = 0;
     p.skip_logits_copy = 1;
+    p.flash_attn = 0;
     return p;
 }
 
@@ -317,6 +318,9 @@ int32_t ps_engine_create(ps_model * model, const ps_engine_params * params, ps_e
         }
         p.n_threads = resolve_threads(p.n_threads);
         p.skip_logits_copy = p.skip_logits_copy ? 1 : 0;
+        if (p.flash_attn < -1 || p.flash_attn > 1) {
+            return fail(PS_ERR_INVALID_ARGUMENT, "flash_attn must be -1 (auto), 0 (off) or 1 (on), got %d", p.flash_attn);
+        }
 
         auto e = std::make_unique<ps_engine>();
         e->model = model;
@@ -335,6 +339,9 @@ int32_t ps_engine_create(ps_model * model, const ps_engine_params * params, ps_e
         cp.cb_eval = eval_callback;
         cp.cb_eval_user_data = e.get();
         cp.no_perf = true;
+        cp.flash_attn_type = p.flash_attn == 0 ? LLAMA_FLASH_ATTN_TYPE_DISABLED
+                           : p.flash_attn == 1 ? LLAMA_FLASH_ATTN_TYPE_ENABLED
+                                               : LLAMA_FLASH_ATTN_TYPE_AUTO;
         e->ctx = llama_init_from_model(model->model, cp);
         if (e->ctx == nullptr) {
             const std::string & why = last_llama_error();

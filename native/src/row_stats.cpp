@@ -28,7 +28,8 @@ inline int32_t float_to_bits(float f) { int32_t i; std::memcpy(&i, &f, sizeof i)
 // give exactly 0, so masked (-inf) logits contribute nothing.
 inline float exp_nonpositive(float x) {
     const float shifter = 12582912.0f; // 1.5 * 2^23: adding it rounds to an integer in the mantissa
-    x = x < -87.3f ? -87.3f : x;
+    const bool underflow = x < -87.3f;
+    x = underflow ? -87.3f : x;
     const float t = x * 1.44269504088896341f + shifter;
     const float k = t - shifter;
     const int32_t n = float_to_bits(t) - float_to_bits(shifter);
@@ -40,7 +41,8 @@ inline float exp_nonpositive(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    return p * bits_to_float((n + 127) << 23);
+    const float e = p * bits_to_float((n + 127) << 23);
+    return underflow ? 0.0f : e;
 }
 
 // The k best (logit, id) pairs seen so far, as a min-heap on (logit desc, id asc).

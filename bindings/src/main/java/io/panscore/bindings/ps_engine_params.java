@@ -25,7 +25,8 @@ public class ps_engine_params {
         panscore_h.C_INT.withName("n_ubatch"),
         panscore_h.C_INT.withName("n_seq_max"),
         panscore_h.C_INT.withName("n_threads"),
-        panscore_h.C_INT.withName("skip_logits_copy")
+        panscore_h.C_INT.withName("skip_logits_copy"),
+        panscore_h.C_INT.withName("flash_attn")
     ).withName("ps_engine_params");
 
     /**
@@ -297,6 +298,50 @@ public class ps_engine_params {
      */
     public static void skip_logits_copy(MemorySegment struct, int fieldValue) {
         struct.set(skip_logits_copy$LAYOUT, skip_logits_copy$OFFSET, fieldValue);
+    }
+
+    private static final OfInt flash_attn$LAYOUT = (OfInt)$LAYOUT.select(groupElement("flash_attn"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * int32_t flash_attn
+     * }
+     */
+    public static final OfInt flash_attn$layout() {
+        return flash_attn$LAYOUT;
+    }
+
+    private static final long flash_attn$OFFSET = 24;
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * int32_t flash_attn
+     * }
+     */
+    public static final long flash_attn$offset() {
+        return flash_attn$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * int32_t flash_attn
+     * }
+     */
+    public static int flash_attn(MemorySegment struct) {
+        return struct.get(flash_attn$LAYOUT, flash_attn$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * int32_t flash_attn
+     * }
+     */
+    public static void flash_attn(MemorySegment struct, int fieldValue) {
+        struct.set(flash_attn$LAYOUT, flash_attn$OFFSET, fieldValue);
     }
 
     /**

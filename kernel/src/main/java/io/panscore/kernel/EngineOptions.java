@@ -1,0 +1,90 @@
+package io.panscore.kernel;
+
+/**
+ * How an engine decodes. Zero means "the default" for every size.
+ *
+ * @param contextSize    KV cache size in tokens, shared by the sequences of one call; 0 = the
+ *                       model's training context, at most 4096. A sequence must fit in it.
+ * @param batchSize      most tokens per llama_decode (0 = 512). llama.cpp keeps an output buffer
+ *                       of batchSize x vocabulary floats.
+ * @param microBatchSize most tokens computed at once (0 = 512, at most batchSize)
+ * @param maxSequences   most sequences packed into one decode (0 = 16)
+ * @param threads        threads for the forward pass and the reduction (0 = all cores)
+ * @param skipLogitsCopy stop llama.cpp from copying every logits row into its own output buffer
+ *                       while scoring (default true); the statistics are read where the rows are
+ *                       computed, so the copy is waste
+ * @param flashAttention llama.cpp's flash attention: OFF (default; on the CPU it accumulates in F16,
+ *                       which makes results depend on how sequences are packed by ~1e-4), ON, AUTO
+ */
+public record EngineOptions(int contextSize, int batchSize, int microBatchSize, int maxSequences, int threads,
+        boolean skipLogitsCopy, FlashAttention flashAttention) {
+
+    /** Whether llama.cpp uses flash attention. */
+    public enum FlashAttention {
+        OFF(0), ON(1), AUTO(-1);
+
+        final int code;
+
+        FlashAttention(int code) {
+            this.code = code;
+        }
+
+        static FlashAttention of(int code) {
+            return switch (code) {
+                case 0 -> OFF;
+                case 1 -> ON;
+                default -> AUTO;
+            };
+        }
+    }
+
+    public EngineOptions {
+        java.util.Objects.requireNonNull(flashAttention, "flashAttention");
+        requireNonNegative("contextSize", contextSize);
+        requireNonNegative("batchSize", batchSize);
+        requireNonNegative("microBatchSize", microBatchSize);
+        requireNonNegative("maxSequences", maxSequences);
+        requireNonNegative("threads", threads);
+        if (batchSize > 0 && microBatchSize > batchSize) {
+            throw new IllegalArgumentException("microBatchSize (" + microBatchSize + ") must not exceed batchSize (" + batchSize + ")");
+        }
+    }
+
+    private static void requireNonNegative(String name, int value) {
+        if (value < 0) {
+            throw new IllegalArgumentException(name + " must be >= 0 (0 = default), got " + value);
+        }
+    }
+
+    public static EngineOptions defaults() {
+        return new EngineOptions(0, 0, 0, 0, 0, true, FlashAttention.OFF);
+    }
+
+    public EngineOptions withContextSize(int v) {
+        return new EngineOptions(v, batchSize, microBatchSize, maxSequences, threads, skipLogitsCopy, flashAttention);
+    }
+
+    public EngineOptions withBatchSize(int v) {
+        return new EngineOptions(contextSize, v, microBatchSize, maxSequences, threads, skipLogitsCopy, flashAttention);
+    }
+
+    public EngineOptions withMicroBatchSize(int v) {
+        return new EngineOptions(contextSize, batchSize, v, maxSequences, threads, skipLogitsCopy, flashAttention);
+    }
+
+    public EngineOptions withMaxSequences(int v) {
+        return new EngineOptions(contextSize, batchSize, microBatchSize, v, threads, skipLogitsCopy, flashAttention);
+    }
+
+    public EngineOptions withThreads(int v) {
+        return new EngineOptions(contextSize, batchSize, microBatchSize, maxSequences, v, skipLogitsCopy, flashAttention);
+    }
+
+    public EngineOptions withSkipLogitsCopy(boolean v) {
+        return new EngineOptions(contextSize, batchSize, microBatchSize, maxSequences, threads, v, flashAttention);
+    }
+
+    public EngineOptions withFlashAttention(FlashAttention v) {
+        return new EngineOptions(contextSize, batchSize, microBatchSize, maxSequences, threads, skipLogitsCopy, v);
+    }
+}

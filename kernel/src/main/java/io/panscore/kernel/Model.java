@@ -1,0 +1,186 @@
+package io.panscore.kernel;
+
+import io.panscore.bindings.panscore_h;
+import io.panscore.bindings.ps_model_info;
+import io.panscore.bindings.ps_model_params;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.Optional;
+
+/**
+ * A GGUF model loaded by llama.cpp: weights, vocabulary and metadata.
+ *
+ * <p>Thread-safe: a model is immutable once loaded; tokenization and metadata may be called from
+ * any thread, and many {@link Engine}s on many threads may share one model. {@link #close()} frees
+ * the weights; it refuses while engines created from this model are still open, so an engine can
+ * never run on freed weights. Closing twice is a no-op.
+ */
+public final class Model implements AutoCloseable {
+
+    private final Lifecycle lifecycle;
+    private final ModelInfo info;
+    private final Path path;
+
+    private Model(MemorySegment handle, ModelInfo info, Path path) {
+        this.lifecycle = new Lifecycle("model " + path, handle, panscore_h::ps_model_free);
+        this.info = info;
+        this.path = path;
+    }
+
+    /** Loads a model with default options (CPU, mmap). */
+    public static Model load(Path path) {
+        return load(path, ModelOptions.defaults());
+    }
+
+    /**
+     * Loads a GGUF model.
+     *
+     * @throws ModelLoadException when the file is missing, unreadable, not GGUF or not loadable
+     */
+    public static Model load(Path path, ModelOptions options) {
+        NativeCalls.ensureLoaded();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment params = ps_model_params.allocate(arena);
+            ps_model_params.n_gpu_layers(params, options.gpuLayers());
+            ps_model_params.main_gpu(params, options.mainGpu());
+            ps_model_params.use_mmap(params, options.useMmap() ? 1 : 0);
+            ps_model_params.check_tensors(params, options.checkTensors() ? 1 : 0);
+            MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
+            NativeCalls.check(panscore_h.ps_model_load(arena.allocateFrom(path.toString()), params, out),
+                    "loading " + path);
+            MemorySegment handle = out.get(ValueLayout.ADDRESS, 0);
+            try {
+                return new Model(handle, readInfo(arena, handle), path);
+            } catch (RuntimeException e) {
+                panscore_h.ps_model_free(handle);
+                throw e;
+            }
+        }
+    }
+
+    private static ModelInfo readInfo(Arena arena, MemorySegment handle) {
+        MemorySegment s = ps_model_info.allocate(arena);
+        NativeCalls.check(panscore_h.ps_model_info_get(handle, s), "reading model info");
+        return new ModelInfo(ps_model_info.n_vocab(s), ps_model_info.n_ctx_train(s), ps_model_info.n_embd(s),
+                ps_model_info.n_layer(s), ps_model_info.bos_id(s), ps_model_info.eos_id(s), ps_model_info.eot_id(s),
+                ps_model_info.add_bos(s) != 0, ps_model_info.n_params(s), ps_model_info.size_bytes(s),
+                meta(handle, "general.architecture").orElse(""), meta(handle, "general.name").orElse(""));
+    }
+
+    public ModelInfo info() {
+        return info;
+    }
+
+    public Path path() {
+        return path;
+    }
+
+    /** A metadata value from the GGUF file, e.g. "tokenizer.chat_template". */
+    public Optional<String> metadata(String key) {
+        try (var use = lifecycle.use()) {
+            return meta(use.handle(), key);
+        }
+    }
+
+    private static Optional<String> meta(MemorySegment handle, String key) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment k = arena.allocateFrom(key);
+            MemorySegment len = arena.allocate(ValueLayout.JAVA_LONG);
+            int status = panscore_h.ps_model_meta(handle, k, MemorySegment.NULL, 0, len);
+            long n = len.get(ValueLayout.JAVA_LONG, 0);
+            if (n < 0) {
+                return Optional.empty();
+            }
+            if (status != panscore_h.PS_OK() && status != panscore_h.PS_ERR_BUFFER_TOO_SMALL()) {
+                NativeCalls.check(status, "reading metadata " + key);
+            }
+            MemorySegment buf = arena.allocate(n + 1);
+            NativeCalls.check(panscore_h.ps_model_meta(handle, k, buf, n + 1, len), "reading metadata " + key);
+            return Optional.of(buf.getString(0, StandardCharsets.UTF_8));
+        }
+    }
+
+    /** The chat template stored in the model, if any. */
+    public Optional<String> chatTemplate() {
+        return metadata("tokenizer.chat_template");
+    }
+
+    /**
+     * Tokenizes UTF-8 text.
+     *
+     * @param addSpecial   prepend BOS (and append EOS) where the model's tokenizer asks for it
+     * @param parseSpecial treat the text of special tokens (e.g. "&lt;|im_end|&gt;") as those tokens
+     */
+    public int[] tokenize(String text, boolean addSpecial, boolean parseSpecial) {
+        byte[] utf8 = text.getBytes(StandardCharsets.UTF_8);
+        try (var use = lifecycle.use(); Arena arena = Arena.ofConfined()) {
+            MemorySegment bytes = arena.allocate(Math.max(1, utf8.length));
+            MemorySegment.copy(utf8, 0, bytes, ValueLayout.JAVA_BYTE, 0, utf8.length);
+            MemorySegment count = arena.allocate(ValueLayout.JAVA_INT);
+            // a token covers at least one byte; +2 leaves room for BOS/EOS
+            int capacity = utf8.length + 2;
+            MemorySegment tokens = arena.allocate(ValueLayout.JAVA_INT, capacity);
+            int status = panscore_h.ps_tokenize(use.handle(), bytes, utf8.length, addSpecial ? 1 : 0,
+                    parseSpecial ? 1 : 0, tokens, capacity, count);
+            if (status == panscore_h.PS_ERR_BUFFER_TOO_SMALL()) {
+                capacity = count.get(ValueLayout.JAVA_INT, 0);
+                tokens = arena.allocate(ValueLayout.JAVA_INT, capacity);
+                status = panscore_h.ps_tokenize(use.handle(), bytes, utf8.length, addSpecial ? 1 : 0,
+                        parseSpecial ? 1 : 0, tokens, capacity, count);
+            }
+            NativeCalls.check(status, "tokenizing");
+            return tokens.asSlice(0, (long) count.get(ValueLayout.JAVA_INT, 0) * Integer.BYTES).toArray(ValueLayout.JAVA_INT);
+        }
+    }
+
+    /** Renders token ids back to text; {@code renderSpecial} includes special tokens' text. */
+    public String detokenize(int[] tokens, boolean renderSpecial) {
+        try (var use = lifecycle.use(); Arena arena = Arena.ofConfined()) {
+            MemorySegment ids = arena.allocateFrom(ValueLayout.JAVA_INT, tokens);
+            MemorySegment len = arena.allocate(ValueLayout.JAVA_INT);
+            int capacity = tokens.length * 8 + 16;
+            MemorySegment buf = arena.allocate(capacity);
+            int status = panscore_h.ps_detokenize(use.handle(), ids, tokens.length, renderSpecial ? 1 : 0, buf, capacity, len);
+            if (status == panscore_h.PS_ERR_BUFFER_TOO_SMALL()) {
+                capacity = len.get(ValueLayout.JAVA_INT, 0);
+                buf = arena.allocate(capacity);
+                status = panscore_h.ps_detokenize(use.handle(), ids, tokens.length, renderSpecial ? 1 : 0, buf, capacity, len);
+            }
+            NativeCalls.check(status, "detokenizing");
+            return new String(buf.asSlice(0, len.get(ValueLayout.JAVA_INT, 0)).toArray(ValueLayout.JAVA_BYTE),
+                    StandardCharsets.UTF_8);
+        }
+    }
+
+    /** The text of one token (special tokens included). */
+    public String tokenText(int token) {
+        return detokenize(new int[] {token}, true);
+    }
+
+    /** Opens an engine on this model; the model cannot be closed until the engine is. */
+    public Engine newEngine(EngineOptions options) {
+        return Engine.create(this, options);
+    }
+
+    Lifecycle lifecycle() {
+        return lifecycle;
+    }
+
+    /** Frees the weights. Refuses (with {@link PanscoreException}) while engines on this model are open. */
+    @Override
+    public void close() {
+        lifecycle.close();
+    }
+
+    public boolean isClosed() {
+        return lifecycle.isClosed();
+    }
+
+    @Override
+    public String toString() {
+        return "Model[" + path + ", " + info.architecture() + ", vocab " + info.vocabSize() + "]";
+    }
+}
