@@ -3,8 +3,6 @@ package io.panscore.bindings;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
-import java.lang.foreign.Arena;
-import java.lang.foreign.SymbolLookup;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,7 +23,10 @@ import java.util.Locale;
  *       into a cache directory named after its SHA-256 ({@value #CACHE_DIR_PROPERTY} /
  *       {@value #CACHE_DIR_ENV}, default {@code ~/.cache/panscore/lib}).</li>
  * </ol>
- * A failure lists every place tried. Nothing outside the cache entry it owns is ever deleted.
+ * The library is opened with {@link System#load}, so the jextract-generated {@link panscore_h} finds
+ * its symbols through {@code SymbolLookup.loaderLookup()}: call {@link #load()} before touching
+ * {@link panscore_h}. A failure lists every place tried. Nothing outside the cache entry it owns is
+ * ever deleted.
  *
  * <p>Thread-safe: the library is opened in a static initializer.
  */
@@ -61,41 +62,37 @@ public final class NativeLibrary {
     /** Opened once; a failure is kept so every later call reports the same, full message. */
     private static final class Holder {
         static final Path PATH;
-        static final SymbolLookup LOOKUP;
         static final String FAILURE;
 
         static {
             Path path = null;
-            SymbolLookup lookup = null;
             String failure = null;
             try {
                 path = locate();
-                lookup = SymbolLookup.libraryLookup(path, Arena.global());
-            } catch (UnsatisfiedLinkError | IllegalArgumentException e) {
-                failure = e.getMessage();
+                System.load(path.toString());
+            } catch (UnsatisfiedLinkError e) {
+                failure = e.getMessage() + (path == null ? "" : "\n(found " + path + " but could not load it)");
             }
             PATH = path;
-            LOOKUP = lookup;
             FAILURE = failure;
         }
     }
 
     /**
-     * The symbols of libpanscore; opens the library on first use.
+     * Opens libpanscore once and returns where it was loaded from.
      *
      * @throws UnsatisfiedLinkError listing every place tried, on every call, when it cannot be opened
      */
-    public static SymbolLookup lookup() {
+    public static Path load() {
         if (Holder.FAILURE != null) {
             throw new UnsatisfiedLinkError(Holder.FAILURE);
         }
-        return Holder.LOOKUP;
+        return Holder.PATH;
     }
 
-    /** Where the library was loaded from. */
+    /** Where the library was loaded from (loads it if needed). */
     public static Path path() {
-        lookup();
-        return Holder.PATH;
+        return load();
     }
 
     private static Path locate() {

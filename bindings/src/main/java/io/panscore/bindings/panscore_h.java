@@ -55,8 +55,8 @@ public class panscore_h {
         };
     }
 
-    // jextract --library :<path> resolves the library by path; panscore's path comes from NativeLibrary.
-    static final SymbolLookup SYMBOL_LOOKUP = NativeLibrary.lookup();
+    static final SymbolLookup SYMBOL_LOOKUP = SymbolLookup.loaderLookup()
+            .or(Linker.nativeLinker().defaultLookup());
 
     public static final ValueLayout.OfBoolean C_BOOL = ValueLayout.JAVA_BOOLEAN;
     public static final ValueLayout.OfByte C_CHAR = ValueLayout.JAVA_BYTE;

@@ -10,6 +10,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.reflect.Method;
 import java.lang.reflect.Modifier;
 import java.util.List;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -22,6 +23,11 @@ class StructLayoutTest {
 
     private static final List<Class<?>> STRUCTS = List.of(ps_model_params.class, ps_model_info.class,
             ps_token_stats.class, ps_score_params.class, ps_engine_params.class, ps_sequence.class);
+
+    @BeforeAll
+    static void load() {
+        NativeLibrary.load();
+    }
 
     private static long nativeLayout(Arena arena, String struct, String field) {
         MemorySegment out = arena.allocate(Long.BYTES);

@@ -16,7 +16,7 @@ final class NativeCalls {
 
         private static String open() {
             try {
-                NativeLibrary.lookup();
+                NativeLibrary.load();
             } catch (UnsatisfiedLinkError e) {
                 return e.getMessage();
             }
