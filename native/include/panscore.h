@@ -189,12 +189,20 @@ PS_API void    ps_engine_free(ps_engine * engine);
 PS_API int32_t ps_engine_params_get(const ps_engine * engine, ps_engine_params * out);
 
 /* One sequence to score. Position t (1 <= t < n_tokens) is scored by the logits that predict
- * tokens[t] from tokens[0..t-1]; the positions [score_begin, score_end) are scored. */
+ * tokens[t] from tokens[0..t-1]; the positions [score_begin, score_end) are scored.
+ *
+ * Shared prompts: sequences of one call with the same prefix_group > 0 start with the same
+ * prefix_len tokens (N responses sampled for one prompt). The engine decodes that prefix once and
+ * copies its KV cache entries to every member (llama.cpp's memory sequence copy, which shares the
+ * cells rather than duplicating them), then decodes only each member's own tokens. The statistics
+ * are the same as without sharing. */
 typedef struct ps_sequence {
     const int32_t * tokens;   /* n_tokens token ids                                          */
     int32_t n_tokens;         /* length, 2 .. n_ctx                                          */
     int32_t score_begin;      /* first scored position, >= 1                                 */
     int32_t score_end;        /* one past the last scored position, <= n_tokens, > begin      */
+    int32_t prefix_group;     /* 0 = shares nothing; > 0 = id of a group sharing a prefix     */
+    int32_t prefix_len;       /* tokens shared by the group (the same in every member)       */
 } ps_sequence;
 
 /* Scores n_seqs sequences. The engine packs them into decodes of up to n_batch tokens and
@@ -207,6 +215,25 @@ typedef struct ps_sequence {
 PS_API int32_t ps_score(ps_engine * engine, const ps_sequence * seqs, int32_t n_seqs,
                         const ps_score_params * params, ps_token_stats * out_stats,
                         int32_t * out_topk_ids, float * out_topk_logprobs);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Chat templates                                                                                 */
+/* ---------------------------------------------------------------------------------------------- */
+
+typedef struct ps_chat_message {
+    const char * role;        /* "system", "user", "assistant", ... (UTF-8, NUL-terminated)   */
+    const char * content;     /* the message text (UTF-8, NUL-terminated)                     */
+} ps_chat_message;
+
+/* Renders messages with a chat template into UTF-8 text (not NUL-terminated). tmpl: NULL = the
+ * model's own template (tokenizer.chat_template), else a template string or the name of one of
+ * llama.cpp's built-in templates ("chatml", "llama3", ...). llama.cpp recognises templates by
+ * pattern, not with a Jinja engine: an unrecognised template is PS_ERR_INVALID_ARGUMENT.
+ * add_assistant: end with the opening of an assistant turn. *out_len receives the byte count (the
+ * needed count on PS_ERR_BUFFER_TOO_SMALL). */
+PS_API int32_t ps_chat_render(const ps_model * model, const char * tmpl, const ps_chat_message * messages,
+                              int32_t n_messages, int32_t add_assistant, char * buf, int32_t buf_size,
+                              int32_t * out_len);
 
 /* The baselines ps_score is measured against, with the same packing and validation:
  * a plain llama.cpp forward pass that asks for the logits of every scored position and computes

@@ -149,14 +149,43 @@ int32_t set_skip_samplers(ps_engine & e, bool attach) {
 struct SeqPlan {
     int64_t first_dest; // index of the sequence's first result
     int32_t n_decode;   // tokens to decode: [0, score_end - 1)
+    int32_t group;      // index into Plan::groups, or -1
+};
+
+// A prefix shared by sequences of one call: decoded once into a holder slot, then copied.
+struct GroupPlan {
+    int32_t shared = 0;        // tokens decoded once: min(prefix_len, min score_begin) - 1
+    int32_t leader = -1;       // the first member (its tokens hold the prefix)
+    int32_t members = 0;       // members in this call
+    int32_t admitted = 0;      // members given a slot so far
+    int32_t finished = 0;      // members fully decoded
+    int32_t holder = -1;       // slot holding the decoded prefix, -1 when none (yet / any more)
+    bool    decoded = false;   // the prefix is in the KV cache
+};
+
+// One unit of decoding work: a sequence's own tokens, or a group's shared prefix.
+struct Job {
+    int32_t seq;    // sequence index, or -1 for a prefix job
+    int32_t group;  // group index, or -1
+    int32_t begin;  // first token to decode
+    int32_t end;    // one past the last token to decode
+};
+
+struct Plan {
+    std::vector<SeqPlan> seqs;
+    std::vector<GroupPlan> groups;
+    std::vector<Job> jobs; // in admission order
+    int64_t n_rows = 0;
 };
 
 // Checks every sequence before anything is decoded and lays out where results go.
-int32_t plan_sequences(const ps_engine & e, const ps_sequence * seqs, int32_t n_seqs, std::vector<SeqPlan> & plan,
-                       int64_t & n_rows) {
+int32_t plan_sequences(const ps_engine & e, const ps_sequence * seqs, int32_t n_seqs, Plan & plan) {
     if (seqs == nullptr || n_seqs <= 0) return fail(PS_ERR_EMPTY_INPUT, "no sequences to score");
-    plan.resize(static_cast<size_t>(n_seqs));
-    n_rows = 0;
+    plan.seqs.assign(static_cast<size_t>(n_seqs), SeqPlan{});
+    plan.groups.clear();
+    plan.jobs.clear();
+    plan.n_rows = 0;
+    std::vector<std::pair<int32_t, int32_t>> group_ids; // (prefix_group, index into plan.groups)
     for (int32_t i = 0; i < n_seqs; ++i) {
         const ps_sequence & s = seqs[i];
         if (s.n_tokens <= 0) return fail(PS_ERR_EMPTY_INPUT, "sequence %d is empty", i);
@@ -179,56 +208,130 @@ int32_t plan_sequences(const ps_engine & e, const ps_sequence * seqs, int32_t n_
                             i, t, s.tokens[t], e.n_vocab);
             }
         }
-        plan[i] = SeqPlan{n_rows, s.score_end - 1};
-        n_rows += s.score_end - s.score_begin;
+        int32_t g = -1;
+        if (s.prefix_group < 0) {
+            return fail(PS_ERR_INVALID_ARGUMENT, "sequence %d: prefix_group must be >= 0 (0 = none), got %d", i, s.prefix_group);
+        }
+        if (s.prefix_group > 0) {
+            if (s.prefix_len < 1 || s.prefix_len > s.n_tokens) {
+                return fail(PS_ERR_INVALID_ARGUMENT, "sequence %d: prefix_len %d is outside [1, %d]", i, s.prefix_len, s.n_tokens);
+            }
+            for (const auto & [id, idx] : group_ids) {
+                if (id == s.prefix_group) g = idx;
+            }
+            if (g < 0) {
+                g = static_cast<int32_t>(plan.groups.size());
+                group_ids.emplace_back(s.prefix_group, g);
+                plan.groups.push_back(GroupPlan{});
+                plan.groups[g].leader = i;
+                plan.groups[g].shared = s.prefix_len;
+            }
+            const ps_sequence & lead = seqs[plan.groups[g].leader];
+            if (lead.prefix_len != s.prefix_len) {
+                return fail(PS_ERR_INVALID_ARGUMENT, "sequences %d and %d are in prefix group %d with different prefix_len (%d, %d)",
+                            plan.groups[g].leader, i, s.prefix_group, lead.prefix_len, s.prefix_len);
+            }
+            for (int32_t t = 0; t < s.prefix_len; ++t) {
+                if (s.tokens[t] != lead.tokens[t]) {
+                    return fail(PS_ERR_INVALID_ARGUMENT,
+                                "sequence %d is in prefix group %d but differs from sequence %d at position %d, inside the shared %d tokens",
+                                i, s.prefix_group, plan.groups[g].leader, t, s.prefix_len);
+                }
+            }
+            // the logits at prefix_len - 1 predict the first own token, so each member decodes
+            // that token itself; a member scoring inside the prefix shrinks what can be shared
+            plan.groups[g].shared = std::min(plan.groups[g].shared, s.score_begin);
+            plan.groups[g].members++;
+        }
+        plan.seqs[i] = SeqPlan{plan.n_rows, s.score_end - 1, g};
+        plan.n_rows += s.score_end - s.score_begin;
+    }
+    for (GroupPlan & grp : plan.groups) {
+        grp.shared -= 1; // the last shared token is decoded by every member (see above)
+    }
+    // Drop groups that cannot save anything (one member, or nothing left to share).
+    for (int32_t i = 0; i < n_seqs; ++i) {
+        const int32_t g = plan.seqs[i].group;
+        if (g >= 0 && (plan.groups[g].members < 2 || plan.groups[g].shared < 1 || e.params.n_seq_max < 2)) plan.seqs[i].group = -1;
+    }
+    std::vector<bool> prefix_queued(plan.groups.size(), false);
+    for (int32_t i = 0; i < n_seqs; ++i) {
+        const int32_t g = plan.seqs[i].group;
+        if (g >= 0 && !prefix_queued[g]) {
+            plan.jobs.push_back(Job{-1, g, 0, plan.groups[g].shared});
+            prefix_queued[g] = true;
+        }
+        plan.jobs.push_back(Job{i, g, g >= 0 ? plan.groups[g].shared : 0, plan.seqs[i].n_decode});
     }
     return PS_OK;
 }
 
 // Which sequence holds result `dest`, and at which position (for error messages).
-void locate(const std::vector<SeqPlan> & plan, const ps_sequence * seqs, int64_t dest, int32_t & seq, int32_t & pos) {
+void locate(const Plan & plan, const ps_sequence * seqs, int64_t dest, int32_t & seq, int32_t & pos) {
     seq = 0;
-    for (size_t i = 0; i < plan.size(); ++i) {
-        if (plan[i].first_dest <= dest) seq = static_cast<int32_t>(i);
+    for (size_t i = 0; i < plan.seqs.size(); ++i) {
+        if (plan.seqs[i].first_dest <= dest) seq = static_cast<int32_t>(i);
     }
-    pos = seqs[seq].score_begin + static_cast<int32_t>(dest - plan[seq].first_dest);
+    pos = seqs[seq].score_begin + static_cast<int32_t>(dest - plan.seqs[seq].first_dest);
 }
 
-// Packs the sequences into decodes and calls after_decode(e) after each successful one.
-// A slot is a llama.cpp sequence id; a sequence keeps its slot until all its tokens are decoded.
-// Sequences are admitted in input order while the KV cache has room for their whole length.
+// Packs the jobs into decodes and calls after_decode() after each successful one.
+// A slot is a llama.cpp sequence id; a job keeps its slot until all its tokens are decoded.
+// Jobs are admitted in order while slots are free and the KV cache has room for their whole
+// length; a member whose group prefix is not decoded yet is passed over (it is admitted on a
+// later decode), but a job that does not fit in the KV cache stops admission, so long sequences
+// are not starved by short ones behind them.
 template <typename AfterDecode>
-int32_t run_decodes(ps_engine & e, const ps_sequence * seqs, const std::vector<SeqPlan> & plan,
-                    AfterDecode && after_decode) {
+int32_t run_decodes(ps_engine & e, const ps_sequence * seqs, Plan & plan, AfterDecode && after_decode) {
     llama_memory_t mem = llama_get_memory(e.ctx);
     llama_memory_clear(mem, true);
 
-    const int32_t n_seq_slots = e.params.n_seq_max;
-    std::vector<int32_t> slot_seq(static_cast<size_t>(n_seq_slots), -1);
-    std::vector<int32_t> slot_next(static_cast<size_t>(n_seq_slots), 0);
-    size_t next_seq = 0;
+    const int32_t n_slots = e.params.n_seq_max;
+    std::vector<int32_t> slot_job(static_cast<size_t>(n_slots), -1);
+    std::vector<int32_t> slot_next(static_cast<size_t>(n_slots), 0);
+    std::vector<bool> admitted(plan.jobs.size(), false);
+    size_t first_pending = 0; // every job before this one has been admitted
     int64_t kv_used = 0;
 
     auto add_tokens = [&](int32_t slot) {
-        const int32_t i = slot_seq[slot];
-        const ps_sequence & s = seqs[i];
-        const int32_t end = plan[i].n_decode;
+        const Job & job = plan.jobs[slot_job[slot]];
+        const ps_sequence & s = seqs[job.seq >= 0 ? job.seq : plan.groups[job.group].leader];
         int32_t t = slot_next[slot];
-        for (; t < end && e.batch.n_tokens < e.params.n_batch; ++t) {
+        for (; t < job.end && e.batch.n_tokens < e.params.n_batch; ++t) {
             const int32_t k = e.batch.n_tokens++;
             e.batch.token[k] = s.tokens[t];
             e.batch.pos[k] = t;
             e.batch.n_seq_id[k] = 1;
             e.batch.seq_id[k][0] = slot;
-            const bool scored = t >= s.score_begin - 1;
+            const bool scored = job.seq >= 0 && t >= s.score_begin - 1;
             e.batch.logits[k] = scored;
             if (scored) {
                 e.row_target.push_back(s.tokens[t + 1]);
-                e.row_dest.push_back(plan[i].first_dest + (t - (s.score_begin - 1)));
+                e.row_dest.push_back(plan.seqs[job.seq].first_dest + (t - (s.score_begin - 1)));
                 e.row_batch.push_back(k);
             }
         }
         slot_next[slot] = t;
+    };
+
+    // Gives job j the slot; a group member first receives the shared prefix's KV entries.
+    auto admit = [&](size_t j, int32_t slot) {
+        const Job & job = plan.jobs[j];
+        slot_job[slot] = static_cast<int32_t>(j);
+        slot_next[slot] = job.begin;
+        admitted[j] = true;
+        kv_used += job.end - job.begin;
+        if (job.seq >= 0 && job.group >= 0) {
+            GroupPlan & g = plan.groups[job.group];
+            llama_memory_seq_cp(mem, g.holder, slot, 0, g.shared);
+            if (++g.admitted == g.members) { // every member has the prefix: the holder can go
+                llama_memory_seq_rm(mem, g.holder, -1, -1);
+                slot_job[g.holder] = -1;
+                g.holder = -1;
+            }
+        } else if (job.seq < 0) {
+            plan.groups[job.group].holder = slot;
+        }
     };
 
     while (true) {
@@ -238,19 +341,33 @@ int32_t run_decodes(ps_engine & e, const ps_sequence * seqs, const std::vector<S
         e.row_batch.clear();
         e.rows_done = 0;
 
-        for (int32_t slot = 0; slot < n_seq_slots; ++slot) {
-            if (slot_seq[slot] >= 0 && e.batch.n_tokens < e.params.n_batch) add_tokens(slot);
+        for (int32_t slot = 0; slot < n_slots; ++slot) {
+            const int32_t j = slot_job[slot];
+            if (j >= 0 && slot_next[slot] < plan.jobs[j].end && e.batch.n_tokens < e.params.n_batch) add_tokens(slot);
         }
-        for (int32_t slot = 0; slot < n_seq_slots && next_seq < plan.size() && e.batch.n_tokens < e.params.n_batch; ++slot) {
-            if (slot_seq[slot] >= 0) continue;
-            const int32_t need = plan[next_seq].n_decode;
-            if (kv_used + need > e.params.n_ctx) break; // wait for live sequences to finish
-            slot_seq[slot] = static_cast<int32_t>(next_seq++);
-            slot_next[slot] = 0;
-            kv_used += need;
+        while (first_pending < plan.jobs.size() && admitted[first_pending]) ++first_pending;
+        for (size_t j = first_pending; j < plan.jobs.size() && e.batch.n_tokens < e.params.n_batch; ++j) {
+            if (admitted[j]) continue;
+            const Job & job = plan.jobs[j];
+            if (job.seq >= 0 && job.group >= 0 && !plan.groups[job.group].decoded) continue; // prefix not ready
+            int32_t slot = -1, n_free = 0;
+            for (int32_t k = n_slots - 1; k >= 0; --k) {
+                if (slot_job[k] < 0) { slot = k; ++n_free; }
+            }
+            if (n_free == 0) break;
+            // a prefix holds its slot until every member has copied it, so it may only take a slot
+            // while another stays free for the members; otherwise prefixes could fill every slot
+            if (job.seq < 0 && n_free < 2) break;
+            if (kv_used + (job.end - job.begin) > e.params.n_ctx) break; // wait for live jobs to finish
+            admit(j, slot);
             add_tokens(slot);
         }
-        if (e.batch.n_tokens == 0) break;
+        if (e.batch.n_tokens == 0) {
+            if (first_pending < plan.jobs.size()) {
+                return fail(PS_ERR_INTERNAL, "the packer stalled with %zu jobs left", plan.jobs.size() - first_pending);
+            }
+            break;
+        }
 
         const int32_t ret = llama_decode(e.ctx, e.batch);
         if (ret != 0) {
@@ -264,12 +381,19 @@ int32_t run_decodes(ps_engine & e, const ps_sequence * seqs, const std::vector<S
             llama_memory_clear(mem, true);
             return st;
         }
-        for (int32_t slot = 0; slot < n_seq_slots; ++slot) {
-            const int32_t i = slot_seq[slot];
-            if (i >= 0 && slot_next[slot] == plan[i].n_decode) {
-                llama_memory_seq_rm(mem, slot, -1, -1);
-                kv_used -= plan[i].n_decode;
-                slot_seq[slot] = -1;
+        for (int32_t slot = 0; slot < n_slots; ++slot) {
+            const int32_t j = slot_job[slot];
+            if (j < 0 || slot_next[slot] < plan.jobs[j].end) continue;
+            const Job & job = plan.jobs[j];
+            if (job.seq < 0) {             // a prefix is done: its slot holds it for the members
+                plan.groups[job.group].decoded = true;
+                continue;
+            }
+            llama_memory_seq_rm(mem, slot, -1, -1);
+            slot_job[slot] = -1;
+            kv_used -= job.end - job.begin;
+            if (job.group >= 0 && ++plan.groups[job.group].finished == plan.groups[job.group].members) {
+                kv_used -= plan.groups[job.group].shared; // the last member released the prefix cells
             }
         }
     }
@@ -394,9 +518,8 @@ int32_t ps_score(ps_engine * engine, const ps_sequence * seqs, int32_t n_seqs, c
         if (out_stats == nullptr || (p.top_k > 0 && (out_topk_ids == nullptr || out_topk_logprobs == nullptr))) {
             return fail(PS_ERR_INVALID_ARGUMENT, "ps_score: missing output buffer");
         }
-        std::vector<SeqPlan> plan;
-        int64_t n_rows = 0;
-        int32_t st = plan_sequences(e, seqs, n_seqs, plan, n_rows);
+        Plan plan;
+        int32_t st = plan_sequences(e, seqs, n_seqs, plan);
         if (st != PS_OK) return st;
 
         set_skip_samplers(e, e.params.skip_logits_copy != 0);
@@ -432,13 +555,12 @@ int32_t ps_forward(ps_engine * engine, const ps_sequence * seqs, int32_t n_seqs,
     return guarded("ps_forward", [&]() -> int32_t {
         if (engine == nullptr) return fail(PS_ERR_INVALID_ARGUMENT, "ps_forward: engine is NULL");
         ps_engine & e = *engine;
-        std::vector<SeqPlan> plan;
-        int64_t n_rows = 0;
-        int32_t st = plan_sequences(e, seqs, n_seqs, plan, n_rows);
+        Plan plan;
+        int32_t st = plan_sequences(e, seqs, n_seqs, plan);
         if (st != PS_OK) return st;
-        if (out_logits != nullptr && out_logits_len < n_rows * e.n_vocab) {
+        if (out_logits != nullptr && out_logits_len < plan.n_rows * e.n_vocab) {
             return fail(PS_ERR_BUFFER_TOO_SMALL, "out_logits holds %lld floats, %lld needed", (long long) out_logits_len,
-                        (long long) (n_rows * e.n_vocab));
+                        (long long) (plan.n_rows * e.n_vocab));
         }
         set_skip_samplers(e, false); // this path wants llama.cpp's own copy of the logits
         e.fused = false;

@@ -237,6 +237,37 @@ int32_t ps_detokenize(const ps_model * model, const int32_t * tokens, int32_t n_
     });
 }
 
+int32_t ps_chat_render(const ps_model * model, const char * tmpl, const ps_chat_message * messages, int32_t n_messages,
+                       int32_t add_assistant, char * buf, int32_t buf_size, int32_t * out_len) {
+    return guarded("ps_chat_render", [&]() -> int32_t {
+        if (model == nullptr || out_len == nullptr || n_messages < 0 || buf_size < 0 || (messages == nullptr && n_messages > 0) ||
+            (buf == nullptr && buf_size > 0)) {
+            return fail(PS_ERR_INVALID_ARGUMENT, "ps_chat_render: invalid argument");
+        }
+        const char * t = tmpl;
+        if (t == nullptr) {
+            t = llama_model_chat_template(model->model, nullptr);
+            if (t == nullptr) return fail(PS_ERR_INVALID_ARGUMENT, "the model has no chat template (tokenizer.chat_template)");
+        }
+        std::vector<llama_chat_message> chat(static_cast<size_t>(n_messages));
+        for (int32_t i = 0; i < n_messages; ++i) {
+            if (messages[i].role == nullptr || messages[i].content == nullptr) {
+                return fail(PS_ERR_INVALID_ARGUMENT, "message %d has no role or content", i);
+            }
+            chat[i] = llama_chat_message{messages[i].role, messages[i].content};
+        }
+        char dummy[1];
+        const int32_t n = llama_chat_apply_template(t, chat.data(), chat.size(), add_assistant != 0, buf ? buf : dummy, buf_size);
+        if (n < 0) {
+            return fail(PS_ERR_INVALID_ARGUMENT, "llama.cpp does not recognise this chat template%s%.60s%s",
+                        tmpl ? " ('" : " (the model's)", tmpl ? tmpl : "", tmpl ? "')" : "");
+        }
+        *out_len = n;
+        if (n > buf_size) return fail(PS_ERR_BUFFER_TOO_SMALL, "the rendered chat needs %d bytes", n);
+        return PS_OK;
+    });
+}
+
 ps_score_params ps_score_default_params(void) {
     ps_score_params p{};
     p.temperature = 1.0f;
@@ -313,8 +344,11 @@ int32_t ps_abi_layout(const char * struct_name, const char * field, int64_t * ou
     PS_END(ps_engine_params)
     PS_STRUCT(ps_sequence)
         PS_FIELD(ps_sequence, tokens) PS_FIELD(ps_sequence, n_tokens) PS_FIELD(ps_sequence, score_begin)
-        PS_FIELD(ps_sequence, score_end)
+        PS_FIELD(ps_sequence, score_end) PS_FIELD(ps_sequence, prefix_group) PS_FIELD(ps_sequence, prefix_len)
     PS_END(ps_sequence)
+    PS_STRUCT(ps_chat_message)
+        PS_FIELD(ps_chat_message, role) PS_FIELD(ps_chat_message, content)
+    PS_END(ps_chat_message)
 #undef PS_STRUCT
 #undef PS_FIELD
 #undef PS_END

@@ -1560,6 +1560,74 @@ public class panscore_h {
     }
 
 
+    private static class ps_chat_render {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            panscore_h.C_INT,
+            panscore_h.C_POINTER,
+            panscore_h.C_POINTER,
+            panscore_h.C_POINTER,
+            panscore_h.C_INT,
+            panscore_h.C_INT,
+            panscore_h.C_POINTER,
+            panscore_h.C_INT,
+            panscore_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = panscore_h.findOrThrow("ps_chat_render");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t ps_chat_render(void * model, void * tmpl, void * messages, int32_t n_messages, int32_t add_assistant, void * buf, int32_t buf_size, void * out_len)
+     * }
+     */
+    public static FunctionDescriptor ps_chat_render$descriptor() {
+        return ps_chat_render.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t ps_chat_render(void * model, void * tmpl, void * messages, int32_t n_messages, int32_t add_assistant, void * buf, int32_t buf_size, void * out_len)
+     * }
+     */
+    public static MethodHandle ps_chat_render$handle() {
+        return ps_chat_render.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t ps_chat_render(void * model, void * tmpl, void * messages, int32_t n_messages, int32_t add_assistant, void * buf, int32_t buf_size, void * out_len)
+     * }
+     */
+    public static MemorySegment ps_chat_render$address() {
+        return ps_chat_render.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t ps_chat_render(void * model, void * tmpl, void * messages, int32_t n_messages, int32_t add_assistant, void * buf, int32_t buf_size, void * out_len)
+     * }
+     */
+    public static int ps_chat_render(MemorySegment model, MemorySegment tmpl, MemorySegment messages, int n_messages, int add_assistant, MemorySegment buf, int buf_size, MemorySegment out_len) {
+        var mh$ = ps_chat_render.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("ps_chat_render", model, tmpl, messages, n_messages, add_assistant, buf, buf_size, out_len);
+            }
+            return (int)mh$.invokeExact(model, tmpl, messages, n_messages, add_assistant, buf, buf_size, out_len);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+
     private static class ps_abi_layout {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             panscore_h.C_INT,

@@ -24,6 +24,8 @@ public class ps_sequence {
         panscore_h.C_INT.withName("n_tokens"),
         panscore_h.C_INT.withName("score_begin"),
         panscore_h.C_INT.withName("score_end"),
+        panscore_h.C_INT.withName("prefix_group"),
+        panscore_h.C_INT.withName("prefix_len"),
         MemoryLayout.paddingLayout(4)
     ).withName("ps_sequence");
 
@@ -39,7 +41,7 @@ public class ps_sequence {
     /**
      * Layout for field:
      * {@snippet lang=c :
-     * const int32_t * tokens
+     * const void * tokens
      * }
      */
     public static final AddressLayout tokens$layout() {
@@ -51,7 +53,7 @@ public class ps_sequence {
     /**
      * Offset for field:
      * {@snippet lang=c :
-     * const int32_t * tokens
+     * const void * tokens
      * }
      */
     public static final long tokens$offset() {
@@ -61,7 +63,7 @@ public class ps_sequence {
     /**
      * Getter for field:
      * {@snippet lang=c :
-     * const int32_t * tokens
+     * const void * tokens
      * }
      */
     public static MemorySegment tokens(MemorySegment struct) {
@@ -71,7 +73,7 @@ public class ps_sequence {
     /**
      * Setter for field:
      * {@snippet lang=c :
-     * const int32_t * tokens
+     * const void * tokens
      * }
      */
     public static void tokens(MemorySegment struct, MemorySegment fieldValue) {
@@ -208,6 +210,94 @@ public class ps_sequence {
      */
     public static void score_end(MemorySegment struct, int fieldValue) {
         struct.set(score_end$LAYOUT, score_end$OFFSET, fieldValue);
+    }
+
+    private static final OfInt prefix_group$LAYOUT = (OfInt)$LAYOUT.select(groupElement("prefix_group"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * int32_t prefix_group
+     * }
+     */
+    public static final OfInt prefix_group$layout() {
+        return prefix_group$LAYOUT;
+    }
+
+    private static final long prefix_group$OFFSET = 20;
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * int32_t prefix_group
+     * }
+     */
+    public static final long prefix_group$offset() {
+        return prefix_group$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * int32_t prefix_group
+     * }
+     */
+    public static int prefix_group(MemorySegment struct) {
+        return struct.get(prefix_group$LAYOUT, prefix_group$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * int32_t prefix_group
+     * }
+     */
+    public static void prefix_group(MemorySegment struct, int fieldValue) {
+        struct.set(prefix_group$LAYOUT, prefix_group$OFFSET, fieldValue);
+    }
+
+    private static final OfInt prefix_len$LAYOUT = (OfInt)$LAYOUT.select(groupElement("prefix_len"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * int32_t prefix_len
+     * }
+     */
+    public static final OfInt prefix_len$layout() {
+        return prefix_len$LAYOUT;
+    }
+
+    private static final long prefix_len$OFFSET = 24;
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * int32_t prefix_len
+     * }
+     */
+    public static final long prefix_len$offset() {
+        return prefix_len$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * int32_t prefix_len
+     * }
+     */
+    public static int prefix_len(MemorySegment struct) {
+        return struct.get(prefix_len$LAYOUT, prefix_len$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * int32_t prefix_len
+     * }
+     */
+    public static void prefix_len(MemorySegment struct, int fieldValue) {
+        struct.set(prefix_len$LAYOUT, prefix_len$OFFSET, fieldValue);
     }
 
     /**

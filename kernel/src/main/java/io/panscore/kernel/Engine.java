@@ -162,6 +162,8 @@ public final class Engine implements AutoCloseable {
             ps_sequence.n_tokens(slot, s.tokens().length);
             ps_sequence.score_begin(slot, s.scoreBegin());
             ps_sequence.score_end(slot, s.scoreEnd());
+            ps_sequence.prefix_group(slot, s.prefixGroup());
+            ps_sequence.prefix_len(slot, s.prefixLength());
         }
         return seqs;
     }

@@ -50,4 +50,57 @@ class PackingTest {
             assertArrayEquals(first.entropy(), second.entropy());
         }
     }
+
+    /** N responses to one prompt, scored with the prompt decoded once, equal those scored separately. */
+    @Test
+    void sharedPromptsEqualUnshared() {
+        Model model = TestModels.tiny();
+        int[] prompt = model.tokenize("<|im_start|>user\nAdd the numbers from one to ten.<|im_end|>\n<|im_start|>assistant\n", true, true);
+        String[] answers = {"The sum is 55.", "Pair them: 1 + 10 = 11, five pairs, so 55.", "55", "I think it is fifty-five, since 10 * 11 / 2 = 55."};
+        List<Sequence> unshared = new ArrayList<>();
+        List<Sequence> shared = new ArrayList<>();
+        for (int i = 0; i < answers.length; i++) {
+            int[] resp = model.tokenize(answers[i], false, false);
+            int[] all = Arrays.copyOf(prompt, prompt.length + resp.length);
+            System.arraycopy(resp, 0, all, prompt.length, resp.length);
+            Sequence s = Sequence.from(all, prompt.length);
+            unshared.add(s);
+            shared.add(s.sharingPrefix(1, prompt.length));
+        }
+        // a second group, and a member that also scores inside the prompt (shares less)
+        int[] other = model.tokenize("Another prompt entirely, with its own answer.", true, false);
+        unshared.add(Sequence.from(other, 3));
+        shared.add(Sequence.from(other, 3));
+        int[] inside = unshared.getFirst().tokens();
+        unshared.add(Sequence.from(inside, prompt.length - 4));
+        shared.add(Sequence.from(inside, prompt.length - 4).sharingPrefix(1, prompt.length));
+        for (EngineOptions options : List.of(EngineOptions.defaults().withContextSize(512),
+                EngineOptions.defaults().withContextSize(512).withBatchSize(16).withMicroBatchSize(8).withMaxSequences(3))) {
+            try (Engine engine = model.newEngine(options)) {
+                List<TokenScores> a = engine.score(unshared, ScoreOptions.defaults().withTopK(2));
+                List<TokenScores> b = engine.score(shared, ScoreOptions.defaults().withTopK(2));
+                for (int s = 0; s < a.size(); s++) {
+                    for (int i = 0; i < a.get(s).size(); i++) {
+                        assertEquals(a.get(s).logprob()[i], b.get(s).logprob()[i], 1e-4, options + " seq " + s + " pos " + i);
+                        assertEquals(a.get(s).entropy()[i], b.get(s).entropy()[i], 1e-4, options + " seq " + s + " pos " + i);
+                    }
+                    assertArrayEquals(a.get(s).rank(), b.get(s).rank());
+                    assertArrayEquals(a.get(s).topIds(), b.get(s).topIds());
+                }
+            }
+        }
+    }
+
+    @Test
+    void groupMembersMustReallyShareTheirPrefix() {
+        Model model = TestModels.tiny();
+        int[] a = model.tokenize("same start, then one way", true, false);
+        int[] b = model.tokenize("same start, then another", true, false);
+        b[1] = (b[1] + 1) % model.info().vocabSize();
+        try (Engine engine = model.newEngine(EngineOptions.defaults().withContextSize(128))) {
+            InvalidInputException e = org.junit.jupiter.api.Assertions.assertThrows(InvalidInputException.class,
+                    () -> engine.score(List.of(Sequence.of(a).sharingPrefix(7, 4), Sequence.of(b).sharingPrefix(7, 4)), ScoreOptions.defaults()));
+            org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("differs from sequence 0 at position 1"), e.getMessage());
+        }
+    }
 }
