@@ -1,6 +1,7 @@
 package io.panscore.kernel;
 
 import io.panscore.bindings.panscore_h;
+import io.panscore.bindings.ps_chat_message;
 import io.panscore.bindings.ps_model_info;
 import io.panscore.bindings.ps_model_params;
 import java.lang.foreign.Arena;
@@ -8,6 +9,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -152,6 +154,68 @@ public final class Model implements AutoCloseable {
             NativeCalls.check(status, "detokenizing");
             return new String(buf.asSlice(0, len.get(ValueLayout.JAVA_INT, 0)).toArray(ValueLayout.JAVA_BYTE),
                     StandardCharsets.UTF_8);
+        }
+    }
+
+    /**
+     * Renders chat messages with a chat template, as llama.cpp does (it recognises the common
+     * templates by pattern; it has no Jinja engine).
+     *
+     * @param template     null for the model's own template, else a template string or a built-in
+     *                     name such as "chatml" or "llama3"
+     * @param addAssistant end with the opening of an assistant turn (for a prompt)
+     * @throws InvalidInputException when the template is missing or not recognised
+     */
+    public String renderChat(List<ChatMessage> messages, String template, boolean addAssistant) {
+        try (var use = lifecycle.use(); Arena arena = Arena.ofConfined()) {
+            MemorySegment msgs = ps_chat_message.allocateArray(Math.max(1, messages.size()), arena);
+            for (int i = 0; i < messages.size(); i++) {
+                MemorySegment m = ps_chat_message.asSlice(msgs, i);
+                ps_chat_message.role(m, arena.allocateFrom(messages.get(i).role()));
+                ps_chat_message.content(m, arena.allocateFrom(messages.get(i).content()));
+            }
+            MemorySegment tmpl = template == null ? MemorySegment.NULL : arena.allocateFrom(template);
+            MemorySegment len = arena.allocate(ValueLayout.JAVA_INT);
+            int capacity = 256;
+            for (ChatMessage m : messages) {
+                capacity += 2 * (m.role().length() + m.content().length()) + 64;
+            }
+            MemorySegment buf = arena.allocate(capacity);
+            int status = panscore_h.ps_chat_render(use.handle(), tmpl, msgs, messages.size(), addAssistant ? 1 : 0, buf, capacity, len);
+            if (status == panscore_h.PS_ERR_BUFFER_TOO_SMALL()) {
+                capacity = len.get(ValueLayout.JAVA_INT, 0);
+                buf = arena.allocate(capacity);
+                status = panscore_h.ps_chat_render(use.handle(), tmpl, msgs, messages.size(), addAssistant ? 1 : 0, buf, capacity, len);
+            }
+            NativeCalls.check(status, "rendering a chat");
+            return new String(buf.asSlice(0, len.get(ValueLayout.JAVA_INT, 0)).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8);
+        }
+    }
+
+    /**
+     * The UTF-8 byte length of each token's piece (special tokens render as nothing), for mapping
+     * tokens back to byte ranges of the text they came from. Pieces of multi-byte characters keep
+     * their exact byte counts, which decoding them to a String would lose.
+     */
+    public int[] pieceByteLengths(int[] tokens) {
+        try (var use = lifecycle.use(); Arena arena = Arena.ofConfined()) {
+            MemorySegment id = arena.allocate(ValueLayout.JAVA_INT);
+            MemorySegment len = arena.allocate(ValueLayout.JAVA_INT);
+            int capacity = 256;
+            MemorySegment buf = arena.allocate(capacity);
+            int[] out = new int[tokens.length];
+            for (int i = 0; i < tokens.length; i++) {
+                id.set(ValueLayout.JAVA_INT, 0, tokens[i]);
+                int status = panscore_h.ps_detokenize(use.handle(), id, 1, 0, buf, capacity, len);
+                if (status == panscore_h.PS_ERR_BUFFER_TOO_SMALL()) {
+                    capacity = Math.max(2 * capacity, len.get(ValueLayout.JAVA_INT, 0));
+                    buf = arena.allocate(capacity);
+                    status = panscore_h.ps_detokenize(use.handle(), id, 1, 0, buf, capacity, len);
+                }
+                NativeCalls.check(status, "rendering token " + tokens[i]);
+                out[i] = len.get(ValueLayout.JAVA_INT, 0);
+            }
+            return out;
         }
     }
 

@@ -2,13 +2,24 @@ package io.panscore.api.cli;
 
 import io.panscore.api.ScoredText;
 import io.panscore.api.Scorer;
+import io.panscore.api.trajectory.DatasetSummary;
+import io.panscore.api.trajectory.Trajectory;
+import io.panscore.api.trajectory.TrajectoryJsonl;
+import io.panscore.api.trajectory.TrajectoryOptions;
+import io.panscore.api.trajectory.TrajectoryScore;
+import io.panscore.api.trajectory.TrajectoryScorer;
 import io.panscore.kernel.ModelInfo;
 import io.panscore.kernel.fixture.Fixtures;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -18,7 +29,8 @@ import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code panscore demo}: writes the fixture model (random weights, real Qwen2 vocabulary) unless a
- * model is given, scores the bundled sample text and prints the per-token table.
+ * model is given, scores the bundled sample text and prints the per-token table, then scores the
+ * bundled sample trajectories (3 problems x 3 teachers x 2 responses) and ranks the teachers by RSR.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = "Score the bundled sample text under the fixture model (or --model) and print a per-token table.")
@@ -48,9 +60,45 @@ final class DemoCommand implements Callable<Integer> {
             ScoredText scored = scorer.scoreText(text);
             long ms = (System.nanoTime() - t0) / 1_000_000;
             TokenTable.print(scored, out);
-            out.printf("scored in %d ms on %d threads%n", ms, scorer.engine().options().threads());
+            out.printf("scored in %d ms on %d threads%n%n", ms, scorer.engine().options().threads());
+            rankSampleTeachers(scorer, out);
         }
         return 0;
+    }
+
+    private static void rankSampleTeachers(Scorer scorer, PrintWriter out) throws IOException {
+        List<Trajectory> sample = sampleTrajectories();
+        long t0 = System.nanoTime();
+        List<TrajectoryScore> scores = new ArrayList<>();
+        for (TrajectoryScorer.Outcome o : new TrajectoryScorer(scorer.engine(), TrajectoryOptions.defaults()).scoreAll(sample)) {
+            if (o instanceof TrajectoryScorer.Scored s) {
+                scores.add(s.score());
+            }
+        }
+        long ms = (System.nanoTime() - t0) / 1_000_000;
+        out.printf(Locale.ROOT, "%d sample trajectories scored in %d ms; teachers by dataset RSR (lower is better):%n", scores.size(), ms);
+        for (DatasetSummary.TeacherRsr t : DatasetSummary.teachers(scores)) {
+            out.printf(Locale.ROOT, "  %d. %-10s RSR %.4f over %d trajectories%n", t.rank(), t.teacher(), t.rsr(), t.trajectories());
+        }
+        out.println("best trajectory per problem:");
+        for (DatasetSummary.Best b : DatasetSummary.bestPerProblem(scores)) {
+            out.printf(Locale.ROOT, "  %-12s %-24s RSR %.4f%n", b.problem(), b.id(), b.rsr());
+        }
+    }
+
+    /** The bundled sample trajectories. */
+    static List<Trajectory> sampleTrajectories() throws IOException {
+        InputStream in = DemoCommand.class.getResourceAsStream("/io/panscore/api/sample-trajectories.jsonl");
+        if (in == null) {
+            throw new IOException("the sample trajectories are missing from the jar");
+        }
+        try (BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
+            List<Trajectory> out = new ArrayList<>();
+            new TrajectoryJsonl(r, e -> {
+                throw e;
+            }).forEachRemaining(out::add);
+            return out;
+        }
     }
 
     static String sampleText() throws IOException {

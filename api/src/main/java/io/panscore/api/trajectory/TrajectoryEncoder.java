@@ -1,0 +1,93 @@
+package io.panscore.api.trajectory;
+
+import io.panscore.kernel.ChatMessage;
+import io.panscore.kernel.Model;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Turns a trajectory into the token sequence to score: the rendered prompt, then the response.
+ * The two are tokenized separately (the boundary is where a chat template ends the assistant
+ * header), the prompt with the model's BOS and special-token parsing, the response as plain text.
+ * A trailing end-of-turn / end-of-sequence marker in the response text is removed: SPEC §3 scores
+ * response tokens only. Thread-safe (the model is).
+ */
+public final class TrajectoryEncoder {
+
+    /**
+     * A trajectory as tokens: {@code tokens[promptLength..]} is the scored part of the response.
+     * {@code unscoredResponseTokens} (0 or 1) response tokens went to the context instead: with an
+     * empty prompt and no BOS, the first token has nothing to be predicted from.
+     */
+    public record Encoded(int[] tokens, int promptLength, int[] responseTokens, int unscoredResponseTokens, String responseText) {}
+
+    private final Model model;
+    private final PromptTemplate template;
+    private final List<String> endMarkers;
+
+    public TrajectoryEncoder(Model model, PromptTemplate template) {
+        this.model = model;
+        this.template = template;
+        List<String> markers = new ArrayList<>();
+        for (int id : new int[] {model.info().eot(), model.info().eos()}) {
+            if (id >= 0) {
+                String text = model.tokenText(id);
+                if (!text.isEmpty() && !markers.contains(text)) {
+                    markers.add(text);
+                }
+            }
+        }
+        this.endMarkers = List.copyOf(markers);
+    }
+
+    /** The prompt side as text, after the template. */
+    public String renderPrompt(Trajectory t) {
+        List<ChatMessage> messages = t.messages() != null ? t.messages() : List.of(new ChatMessage("user", t.prompt()));
+        return switch (template.kind()) {
+            case NONE -> t.prompt() != null ? t.prompt() : String.join("\n", messages.stream().map(ChatMessage::content).toList());
+            case MODEL -> model.renderChat(messages, null, true);
+            case NAMED -> model.renderChat(messages, template.name(), true);
+        };
+    }
+
+    /** The response without a trailing end-of-turn marker. */
+    public String responseText(Trajectory t) {
+        String r = t.response();
+        boolean stripped = true;
+        while (stripped) {
+            stripped = false;
+            for (String m : endMarkers) {
+                String trimmed = r.stripTrailing();
+                if (trimmed.endsWith(m)) {
+                    r = trimmed.substring(0, trimmed.length() - m.length());
+                    stripped = true;
+                }
+            }
+        }
+        return r;
+    }
+
+    /**
+     * @throws IllegalArgumentException when the response has no tokens
+     */
+    public Encoded encode(Trajectory t) {
+        String prompt = renderPrompt(t);
+        int[] promptTokens = model.tokenize(prompt, true, template.kind() != PromptTemplate.Kind.NONE);
+        String response = responseText(t);
+        int[] responseTokens = model.tokenize(response, false, false);
+        if (responseTokens.length == 0) {
+            throw new IllegalArgumentException("the response is empty");
+        }
+        int[] all = Arrays.copyOf(promptTokens, promptTokens.length + responseTokens.length);
+        System.arraycopy(responseTokens, 0, all, promptTokens.length, responseTokens.length);
+        if (promptTokens.length == 0) {
+            // nothing before the first response token: it cannot be scored, so it becomes the context
+            if (responseTokens.length == 1) {
+                throw new IllegalArgumentException("the response is a single token and there is no prompt to predict it from");
+            }
+            return new Encoded(all, 1, responseTokens, 1, response);
+        }
+        return new Encoded(all, promptTokens.length, responseTokens, 0, response);
+    }
+}
