@@ -57,7 +57,7 @@ struct ps_engine {
     ps_engine_params params{};
     int32_t          n_vocab = 0;
 
-    // skip-copy samplers, one chain per sequence id, attached only while fused scoring
+    // skip-copy samplers, one chain per sequence id, alive only while attached (fused scoring)
     std::vector<llama_sampler *> skip_chains;
     bool             skip_attached = false;
 
@@ -133,16 +133,38 @@ bool eval_callback(ggml_tensor * t, bool ask, void * user_data) {
     return true; // never abort the graph: failures are reported after llama_decode returns
 }
 
+// A fresh chain of the do-nothing sampler for one sequence id. llama.cpp initialises a chain for
+// the backend once (a second backend_init asserts), so a chain is never attached twice: detaching
+// frees the chains and the next attach makes new ones.
+llama_sampler * make_skip_chain() {
+    llama_sampler * chain = llama_sampler_chain_init(llama_sampler_chain_default_params());
+    llama_sampler_chain_add(chain, llama_sampler_init(&g_skip_iface, nullptr));
+    return chain;
+}
+
+void free_skip_chains(ps_engine & e) {
+    for (llama_sampler * chain : e.skip_chains) llama_sampler_free(chain);
+    e.skip_chains.clear();
+}
+
 int32_t set_skip_samplers(ps_engine & e, bool attach) {
-    if (e.skip_attached == attach || (attach && e.skip_chains.empty())) return PS_OK;
+    if (e.skip_attached == attach || (attach && e.params.skip_logits_copy == 0)) return PS_OK;
+    if (!attach) {
+        for (int32_t s = 0; s < e.params.n_seq_max; ++s) llama_set_sampler(e.ctx, s, nullptr);
+        free_skip_chains(e);
+        e.skip_attached = false;
+        return PS_OK;
+    }
     for (int32_t s = 0; s < e.params.n_seq_max; ++s) {
-        if (!llama_set_sampler(e.ctx, s, attach ? e.skip_chains[s] : nullptr) && attach) {
+        e.skip_chains.push_back(make_skip_chain());
+        if (!llama_set_sampler(e.ctx, s, e.skip_chains.back())) {
             for (int32_t u = 0; u <= s; ++u) llama_set_sampler(e.ctx, u, nullptr);
+            free_skip_chains(e);
             e.params.skip_logits_copy = 0; // this backend refuses: fall back to llama.cpp's copy
             return PS_OK;
         }
     }
-    e.skip_attached = attach;
+    e.skip_attached = true;
     return PS_OK;
 }
 
@@ -473,13 +495,6 @@ int32_t ps_engine_create(ps_model * model, const ps_engine_params * params, ps_e
                         p.n_batch, why.empty() ? "" : ": ", why.c_str());
         }
         e->batch = llama_batch_init(p.n_batch, 0, 1);
-        if (p.skip_logits_copy) {
-            for (int32_t s = 0; s < p.n_seq_max; ++s) {
-                llama_sampler * chain = llama_sampler_chain_init(llama_sampler_chain_default_params());
-                llama_sampler_chain_add(chain, llama_sampler_init(&g_skip_iface, nullptr));
-                e->skip_chains.push_back(chain);
-            }
-        }
         *out = e.release();
         return PS_OK;
     });
@@ -491,7 +506,7 @@ void ps_engine_free(ps_engine * engine) {
         set_skip_samplers(*engine, false);
         llama_free(engine->ctx);
     }
-    for (llama_sampler * chain : engine->skip_chains) llama_sampler_free(chain);
+    free_skip_chains(*engine);
     llama_batch_free(engine->batch);
     delete engine;
 }

@@ -39,6 +39,22 @@ class PackingTest {
         }
     }
 
+    /** Fused scoring and the raw-logits path switch llama.cpp's output mode; alternating must work. */
+    @Test
+    void alternatingScoreAndLogitsOnOneEngine() {
+        Model model = TestModels.tiny();
+        int[] tokens = model.tokenize(TestModels.TEXT, true, false);
+        try (Engine e = model.newEngine(EngineOptions.defaults().withContextSize(256))) {
+            TokenScores first = e.score(Sequence.of(tokens));
+            for (int round = 0; round < 3; round++) {
+                float[] logits = e.logits(List.of(Sequence.of(tokens)));
+                assertEquals((tokens.length - 1) * model.info().vocabSize(), logits.length);
+                e.forward(List.of(Sequence.of(tokens)));
+                assertArrayEquals(first.logprob(), e.score(Sequence.of(tokens)).logprob());
+            }
+        }
+    }
+
     @Test
     void repeatedCallsAreDeterministic() {
         Model model = TestModels.tiny();
