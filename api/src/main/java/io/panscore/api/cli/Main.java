@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "panscore", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
         description = "Exact per-token log-probs, entropy and rank under llama.cpp models.",
-        subcommands = {DemoCommand.class, ScoreCommand.class, RsrCommand.class, InfoCommand.class, FixtureCommand.class,
+        subcommands = {DemoCommand.class, ScoreCommand.class, RsrCommand.class, PrmCommand.class, InfoCommand.class, FixtureCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main {
 

@@ -1,28 +1,20 @@
 package io.panscore.api.cli;
 
 import io.panscore.api.trajectory.DatasetSummary;
-import io.panscore.api.trajectory.MalformedInputException;
 import io.panscore.api.trajectory.PromptTemplate;
 import io.panscore.api.trajectory.Rsr;
 import io.panscore.api.trajectory.ScoreWriter;
-import io.panscore.api.trajectory.TrajectoryJsonl;
 import io.panscore.api.trajectory.TrajectoryOptions;
 import io.panscore.api.trajectory.TrajectoryScorer;
 import io.panscore.kernel.Engine;
 import io.panscore.kernel.Model;
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
-import java.util.Set;
 import java.util.concurrent.Callable;
-import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -38,28 +30,17 @@ import picocli.CommandLine.Model.CommandSpec;
                 "Resumable: rerunning with the same --out skips the ids already written."})
 final class RsrCommand implements Callable<Integer> {
 
-    enum OnError { skip, fail }
-
     @Spec
     CommandSpec spec;
 
     @Option(names = {"-m", "--model"}, required = true, description = "the student model (GGUF)")
     Path model;
 
-    @Option(names = "--in", required = true, description = "trajectories, one JSON object per line")
-    Path in;
-
-    @Option(names = "--out", required = true, description = "results, one record per line (appended to; see --format)")
-    Path out;
-
-    @Option(names = "--format", description = "jsonl or csv (default: from --out's extension, else jsonl)")
-    String format;
+    @Mixin
+    TrajectoryRun.Args io;
 
     @Option(names = "--r-max", description = "rank clipping. Default: ${DEFAULT-VALUE}")
     int rMax = Rsr.DEFAULT_R_MAX;
-
-    @Option(names = "--template", description = "prompt rendering: model (the GGUF's chat template), none, or a llama.cpp template name (chatml, llama3, ...). Default: ${DEFAULT-VALUE}")
-    String template = "model";
 
     @Option(names = "--step-delimiter", description = "report per-step statistics, splitting responses on this text (e.g. '\\n\\n'; escapes \\n \\t are understood)")
     String stepDelimiter;
@@ -73,83 +54,50 @@ final class RsrCommand implements Callable<Integer> {
     @Option(names = "--by-teacher", description = "print teachers ranked by dataset RSR")
     boolean byTeacher;
 
-    @Option(names = "--on-error", description = "what a malformed line or an unscorable trajectory does: skip (report, count, go on) or fail (stop; what was written stays). Default: ${DEFAULT-VALUE}")
-    OnError onError = OnError.skip;
-
-    @Option(names = "--chunk", description = "trajectories per native call (packing and prompt sharing happen within one). Default: ${DEFAULT-VALUE}")
-    int chunk = 64;
-
-    @Option(names = "--progress", description = "auto (a bar on a terminal), always or never. Default: ${DEFAULT-VALUE}")
-    String progress = "auto";
-
     @Mixin
     EngineArgs engineArgs;
 
     @Override
     public Integer call() throws IOException {
         PrintWriter stdout = spec.commandLine().getOut();
-        PrintWriter stderr = spec.commandLine().getErr();
-        ScoreWriter.Format fmt = format != null ? ScoreWriter.Format.valueOf(format.toUpperCase(Locale.ROOT))
-                : out.toString().endsWith(".csv") ? ScoreWriter.Format.CSV : ScoreWriter.Format.JSONL;
+        ScoreWriter.Format fmt = io.format();
         if (perToken && fmt == ScoreWriter.Format.CSV) {
             throw new IllegalArgumentException("--per-token needs --format jsonl");
         }
-        if (!Files.isReadable(in)) {
-            throw new IOException("cannot read --in " + in);
-        }
-        TrajectoryOptions options = TrajectoryOptions.defaults().withRMax(rMax).withTemplate(PromptTemplate.parse(template))
-                .withStepDelimiter(unescape(stepDelimiter)).withPerToken(perToken).withChunkSize(chunk);
-        long total;
-        try (Stream<String> lines = Files.lines(in, StandardCharsets.UTF_8)) {
-            total = lines.filter(l -> !l.isBlank()).count();
-        }
-        List<MalformedInputException> malformed = new ArrayList<>();
-        List<String> failed = new ArrayList<>();
-        long written = 0;
-        Progress bar = new Progress(System.err, progress.equals("always") || (progress.equals("auto") && System.console() != null), total);
-        try (ScoreWriter writer = ScoreWriter.open(out, fmt);
-                Model m = Model.load(model, engineArgs.modelOptions());
-                Engine engine = m.newEngine(engineArgs.engineOptions());
-                BufferedReader reader = Files.newBufferedReader(in, StandardCharsets.UTF_8)) {
-            Set<String> done = Set.copyOf(writer.doneIds());
-            long resumed = done.size();
-            bar.advance(resumed, 0);
-            TrajectoryJsonl input = new TrajectoryJsonl(reader, e -> {
-                if (onError == OnError.fail) {
-                    throw e;
-                }
-                malformed.add(e);
-                stderr.println("panscore: skipping " + e.getMessage());
-            });
+        TrajectoryOptions options = TrajectoryOptions.defaults().withRMax(rMax).withTemplate(PromptTemplate.parse(io.template))
+                .withStepDelimiter(TrajectoryRun.unescape(stepDelimiter)).withPerToken(perToken).withChunkSize(io.chunk);
+        try (Model m = Model.load(model, engineArgs.modelOptions()); Engine engine = m.newEngine(engineArgs.engineOptions())) {
             TrajectoryScorer scorer = new TrajectoryScorer(engine, options);
-            Iterator<TrajectoryScorer.Outcome> outcomes = scorer.score(input, done::contains);
-            while (outcomes.hasNext()) {
-                TrajectoryScorer.Outcome o = outcomes.next();
-                switch (o) {
-                    case TrajectoryScorer.Scored s -> {
-                        writer.write(s.score());
-                        written++;
-                        bar.advance(1, s.score().tokenCount());
+            TrajectoryRun.run(io, ScoreWriter.CSV_HEADER, stdout, spec.commandLine().getErr(), (input, done) -> {
+                Iterator<TrajectoryScorer.Outcome> outcomes = scorer.score(input, done);
+                return new Iterator<>() {
+                    @Override
+                    public boolean hasNext() {
+                        return outcomes.hasNext();
                     }
-                    case TrajectoryScorer.Failed f -> {
-                        if (onError == OnError.fail) {
-                            throw new io.panscore.kernel.InvalidInputException(0, "trajectory \"" + f.id() + "\" cannot be scored: " + f.message());
-                        }
-                        failed.add(f.id());
-                        stderr.println("panscore: skipping trajectory \"" + f.id() + "\": " + f.message());
-                        bar.advance(1, 0);
+
+                    @Override
+                    public TrajectoryRun.Result next() {
+                        return switch (outcomes.next()) {
+                            case TrajectoryScorer.Scored s -> TrajectoryRun.Result.ok(s.id(), line(s.score(), fmt), s.score().tokenCount());
+                            case TrajectoryScorer.Failed f -> TrajectoryRun.Result.failed(f.id(), f.message());
+                        };
                     }
-                }
-            }
-            bar.finish();
-            stdout.printf(Locale.ROOT, "scored %,d trajectories (%,d tokens, %,.0f tokens/s)%s; skipped %d malformed line(s), %d unscorable trajectory(ies)%n",
-                    written, bar.tokens(), bar.tokens() / Math.max(1e-9, bar.seconds()),
-                    resumed > 0 ? String.format(Locale.ROOT, ", %,d already in %s", resumed, out) : "", malformed.size(), failed.size());
+                };
+            });
         }
         if (selectBest || byTeacher) {
-            printSummaries(ScoreWriter.readAll(out, fmt), stdout);
+            printSummaries(ScoreWriter.readAll(io.out, fmt), stdout);
         }
         return 0;
+    }
+
+    private static String line(io.panscore.api.trajectory.TrajectoryScore s, ScoreWriter.Format fmt) {
+        try {
+            return fmt == ScoreWriter.Format.JSONL ? ScoreWriter.json(s) : ScoreWriter.csv(s);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     private void printSummaries(List<io.panscore.api.trajectory.TrajectoryScore> all, PrintWriter stdout) {
@@ -169,8 +117,4 @@ final class RsrCommand implements Callable<Integer> {
         }
     }
 
-    /** "\n" and "\t" typed on a command line become the characters. */
-    static String unescape(String s) {
-        return s == null ? null : s.replace("\\n", "\n").replace("\\t", "\t");
-    }
 }

@@ -3,12 +3,12 @@ package io.panscore.api.trajectory;
 import java.util.ArrayList;
 import java.util.List;
 
-/** RFC 4180 quoting for the few text fields of the CSV output. */
-final class Csv {
+/** RFC 4180 quoting for the few text fields of the CSV outputs. */
+public final class Csv {
 
     private Csv() {}
 
-    static String quote(String s) {
+    public static String quote(String s) {
         if (s.indexOf(',') < 0 && s.indexOf('"') < 0 && s.indexOf('\n') < 0 && s.indexOf('\r') < 0) {
             return s;
         }
@@ -16,7 +16,7 @@ final class Csv {
     }
 
     /** Splits one CSV line (no embedded newlines: ids with newlines are quoted but rare). */
-    static List<String> parse(String line) {
+    public static List<String> parse(String line) {
         List<String> out = new ArrayList<>();
         StringBuilder cur = new StringBuilder();
         boolean quoted = false;

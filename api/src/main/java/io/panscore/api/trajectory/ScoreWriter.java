@@ -32,7 +32,7 @@ public final class ScoreWriter implements AutoCloseable {
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final JsonFactory FACTORY = JSON.getFactory();
-    static final String CSV_HEADER = "id,problem,teacher,tokens,mean_surprisal,mean_clipped_rank,rsr,mean_entropy,perplexity";
+    public static final String CSV_HEADER = "id,problem,teacher,tokens,mean_surprisal,mean_clipped_rank,rsr,mean_entropy,perplexity";
 
     private final Format format;
     private final FileChannel channel;
@@ -44,8 +44,16 @@ public final class ScoreWriter implements AutoCloseable {
         this.done = done;
     }
 
-    /** Opens (or creates) {@code path} for appending; see {@link #doneIds()}. */
+    /** Opens (or creates) an RSR score file for appending; see {@link #doneIds()}. */
     public static ScoreWriter open(Path path, Format format) throws IOException {
+        return open(path, format, CSV_HEADER);
+    }
+
+    /**
+     * Opens (or creates) a file of records for appending: JSONL objects with a string "id", or CSV
+     * rows under {@code csvHeader} whose first column is the id.
+     */
+    public static ScoreWriter open(Path path, Format format, String csvHeader) throws IOException {
         Set<String> done = new LinkedHashSet<>();
         FileChannel ch = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
         try {
@@ -62,7 +70,7 @@ public final class ScoreWriter implements AutoCloseable {
             List<String> lines = text.isEmpty() ? List.of() : List.of(text.split("\n"));
             int first = 0;
             if (format == Format.CSV && !lines.isEmpty()) {
-                if (!lines.getFirst().equals(CSV_HEADER)) {
+                if (!lines.getFirst().equals(csvHeader)) {
                     throw new IOException(path + " exists but is not a panscore CSV (its header differs); refusing to append");
                 }
                 first = 1;
@@ -73,7 +81,7 @@ public final class ScoreWriter implements AutoCloseable {
             ch.position(end);
             ScoreWriter w = new ScoreWriter(format, ch, done);
             if (format == Format.CSV && lines.isEmpty()) {
-                w.writeLine(CSV_HEADER);
+                w.writeLine(csvHeader);
             }
             return w;
         } catch (IOException | RuntimeException e) {
@@ -106,9 +114,18 @@ public final class ScoreWriter implements AutoCloseable {
         return done;
     }
 
+    public Format format() {
+        return format;
+    }
+
     public void write(TrajectoryScore s) throws IOException {
-        writeLine(format == Format.JSONL ? json(s) : csv(s));
-        done.add(s.id());
+        writeRecord(s.id(), format == Format.JSONL ? json(s) : csv(s));
+    }
+
+    /** Appends one record (a line without its newline) and flushes it to disk. */
+    public void writeRecord(String id, String line) throws IOException {
+        writeLine(line);
+        done.add(id);
     }
 
     private void writeLine(String line) throws IOException {
@@ -119,7 +136,8 @@ public final class ScoreWriter implements AutoCloseable {
         channel.force(false); // flushed per record: a kill loses at most the line being written
     }
 
-    static String json(TrajectoryScore s) throws IOException {
+    /** One RSR record as a JSON line. */
+    public static String json(TrajectoryScore s) throws IOException {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         try (JsonGenerator g = FACTORY.createGenerator((OutputStream) out)) {
             g.writeStartObject();
@@ -174,7 +192,8 @@ public final class ScoreWriter implements AutoCloseable {
         return out.toString(StandardCharsets.UTF_8);
     }
 
-    static String csv(TrajectoryScore s) {
+    /** One RSR record as a CSV row under {@link #CSV_HEADER}. */
+    public static String csv(TrajectoryScore s) {
         return String.join(",", Csv.quote(s.id()), Csv.quote(s.problem()), Csv.quote(s.teacher()), Integer.toString(s.tokenCount()),
                 num(s.meanSurprisal()), num(s.meanClippedRank()), num(s.rsr()), num(s.meanEntropy()), num(s.perplexity()));
     }

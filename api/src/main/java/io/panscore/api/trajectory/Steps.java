@@ -1,7 +1,9 @@
 package io.panscore.api.trajectory;
 
+import io.panscore.kernel.Model;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -71,5 +73,25 @@ public final class Steps {
             step[i] = s;
         }
         return step;
+    }
+
+    /**
+     * The step of each scored response token of an encoded trajectory, for steps ending at
+     * {@code stepEnds} (byte offsets into the response text).
+     */
+    public static int[] ofScoredTokens(Model model, TrajectoryEncoder.Encoded e, int[] stepEnds) {
+        int[] steps = tokenSteps(model.pieceByteLengths(e.responseTokens()), stepEnds);
+        return Arrays.copyOfRange(steps, e.unscoredResponseTokens(), steps.length);
+    }
+
+    /** Step ends for explicit steps whose texts, concatenated, are the response. */
+    public static int[] explicitEnds(List<String> steps) {
+        int[] ends = new int[steps.size()];
+        int at = 0;
+        for (int i = 0; i < steps.size(); i++) {
+            at += steps.get(i).getBytes(StandardCharsets.UTF_8).length;
+            ends[i] = at;
+        }
+        return ends;
     }
 }

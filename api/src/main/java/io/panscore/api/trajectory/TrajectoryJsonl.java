@@ -24,7 +24,8 @@ import java.util.function.Consumer;
  * </pre>
  * With {@code messages}, the last message must be the assistant's: it is the response, and the
  * messages before it are the prompt. A {@code response} field next to {@code messages} is the
- * response instead (then every message is prompt). {@code problem} and {@code teacher} default to
+ * response instead (then every message is prompt). An optional {@code "steps"} array of strings gives
+ * explicit reasoning steps; without a {@code response}, their concatenation is the response. {@code problem} and {@code teacher} default to
  * "". Blank lines are ignored. Ids must be unique.
  *
  * <p>A malformed line becomes a {@link MalformedInputException} naming the line, handed to the
@@ -137,10 +138,30 @@ public final class TrajectoryJsonl implements Iterator<Trajectory> {
         } else if (prompt == null) {
             throw new MalformedInputException(lineNo, "missing \"prompt\" (or \"messages\")");
         }
+        List<String> steps = null;
+        JsonNode st = node.get("steps");
+        if (st != null && !st.isNull()) {
+            if (!st.isArray() || st.isEmpty()) {
+                throw new MalformedInputException(lineNo, "\"steps\" must be a non-empty array of strings");
+            }
+            steps = new ArrayList<>();
+            for (int i = 0; i < st.size(); i++) {
+                if (!st.get(i).isTextual()) {
+                    throw new MalformedInputException(lineNo, "steps[" + i + "] must be a string");
+                }
+                steps.add(st.get(i).asText());
+            }
+            String joined = String.join("", steps);
+            if (response == null) {
+                response = joined;
+            } else if (!response.equals(joined)) {
+                throw new MalformedInputException(lineNo, "\"steps\" concatenated differ from \"response\"");
+            }
+        }
         if (response == null) {
             throw new MalformedInputException(lineNo, "missing \"response\"");
         }
-        return new Trajectory(id, problem, teacher, prompt, messages, response);
+        return new Trajectory(id, problem, teacher, prompt, messages, response, steps);
     }
 
     private static String text(JsonNode node, String field, long lineNo, boolean required) {

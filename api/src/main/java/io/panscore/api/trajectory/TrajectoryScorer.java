@@ -2,19 +2,11 @@ package io.panscore.api.trajectory;
 
 import io.panscore.kernel.Engine;
 import io.panscore.kernel.Model;
-import io.panscore.kernel.PanscoreException;
 import io.panscore.kernel.ScoreOptions;
-import io.panscore.kernel.Sequence;
 import io.panscore.kernel.TokenScores;
-import java.nio.IntBuffer;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
-import java.util.Map;
-import java.util.NoSuchElementException;
 import java.util.Objects;
 import java.util.function.Predicate;
 
@@ -83,39 +75,7 @@ public final class TrajectoryScorer {
      * (a resumed run); they are still scored when they share a window with ones that are not.
      */
     public Iterator<Outcome> score(Iterator<Trajectory> input, Predicate<String> alreadyDone) {
-        return new Iterator<>() {
-            private final ArrayDeque<Outcome> ready = new ArrayDeque<>();
-            private long next;
-
-            @Override
-            public boolean hasNext() {
-                while (ready.isEmpty() && input.hasNext()) {
-                    List<Trajectory> window = new ArrayList<>(options.chunkSize());
-                    while (window.size() < options.chunkSize() && input.hasNext()) {
-                        window.add(input.next());
-                    }
-                    long first = next;
-                    next += window.size();
-                    if (window.stream().allMatch(t -> alreadyDone.test(t.id()))) {
-                        continue;
-                    }
-                    for (Outcome o : scoreWindow(window, first)) {
-                        if (!alreadyDone.test(o.id())) {
-                            ready.add(o);
-                        }
-                    }
-                }
-                return !ready.isEmpty();
-            }
-
-            @Override
-            public Outcome next() {
-                if (!hasNext()) {
-                    throw new NoSuchElementException();
-                }
-                return ready.poll();
-            }
-        };
+        return TrajectoryBatch.windows(input, options.chunkSize(), alreadyDone, this::scoreWindow, Outcome::id);
     }
 
     /** Scores a list in one go (one chunk per {@code chunkSize}). */
@@ -126,65 +86,26 @@ public final class TrajectoryScorer {
     }
 
     private List<Outcome> scoreWindow(List<Trajectory> window, long firstIndex) {
-        Outcome[] outcomes = new Outcome[window.size()];
-        List<Integer> members = new ArrayList<>();
-        List<TrajectoryEncoder.Encoded> encoded = new ArrayList<>();
-        int context = engine.options().contextSize();
-        for (int i = 0; i < window.size(); i++) {
-            Trajectory t = window.get(i);
-            try {
-                TrajectoryEncoder.Encoded e = encoder.encode(t);
-                if (e.tokens().length > context) {
-                    throw new IllegalArgumentException("prompt + response are " + e.tokens().length
-                            + " tokens, more than the engine's context of " + context + " (raise --ctx)");
-                }
-                members.add(i);
-                encoded.add(e);
-            } catch (IllegalArgumentException | PanscoreException e) {
-                outcomes[i] = new Failed(firstIndex + i, t.id(), e.getMessage());
+        List<TrajectoryBatch.Item> items = TrajectoryBatch.encode(encoder, window, firstIndex, engine.options().contextSize());
+        List<TrajectoryBatch.Item> ok = items.stream().filter(TrajectoryBatch.Item::ok).toList();
+        List<TokenScores> scores = ok.isEmpty() ? List.of() : engine.score(TrajectoryBatch.sequences(ok), ScoreOptions.defaults());
+        List<Outcome> out = new ArrayList<>(items.size());
+        int k = 0;
+        for (TrajectoryBatch.Item it : items) {
+            Trajectory t = it.trajectory();
+            if (!it.ok()) {
+                out.add(new Failed(it.index(), t.id(), it.failure()));
+                continue;
             }
+            TokenScores s = scores.get(k++);
+            tokensScored += s.size();
+            out.add(new Scored(it.index(), Rsr.score(t.id(), t.problem(), t.teacher(), s, options.rMax(), tokenSteps(it.encoded()),
+                    options.perToken())));
         }
-        if (!encoded.isEmpty()) {
-            List<TokenScores> scores = engine.score(sequences(encoded), ScoreOptions.defaults());
-            for (int k = 0; k < members.size(); k++) {
-                int i = members.get(k);
-                Trajectory t = window.get(i);
-                TrajectoryEncoder.Encoded e = encoded.get(k);
-                TokenScores s = scores.get(k);
-                tokensScored += s.size();
-                outcomes[i] = new Scored(firstIndex + i, Rsr.score(t.id(), t.problem(), t.teacher(), s, options.rMax(), tokenSteps(e),
-                        options.perToken()));
-            }
-        }
-        return Arrays.asList(outcomes);
-    }
-
-    /** One sequence per trajectory; trajectories with identical prompt tokens share them. */
-    private static List<Sequence> sequences(List<TrajectoryEncoder.Encoded> encoded) {
-        Map<IntBuffer, Integer> count = new HashMap<>();
-        for (TrajectoryEncoder.Encoded e : encoded) {
-            count.merge(IntBuffer.wrap(e.tokens(), 0, e.promptLength()), 1, Integer::sum);
-        }
-        Map<IntBuffer, Integer> groups = new HashMap<>();
-        List<Sequence> seqs = new ArrayList<>(encoded.size());
-        for (TrajectoryEncoder.Encoded e : encoded) {
-            Sequence s = Sequence.from(e.tokens(), e.promptLength());
-            IntBuffer prompt = IntBuffer.wrap(e.tokens(), 0, e.promptLength());
-            if (count.get(prompt) > 1) {
-                int group = groups.computeIfAbsent(prompt, p -> groups.size() + 1);
-                s = s.sharingPrefix(group, e.promptLength());
-            }
-            seqs.add(s);
-        }
-        return seqs;
+        return out;
     }
 
     private int[] tokenSteps(TrajectoryEncoder.Encoded e) {
-        if (options.stepDelimiter() == null) {
-            return null;
-        }
-        int[] pieces = model.pieceByteLengths(e.responseTokens());
-        int[] steps = Steps.tokenSteps(pieces, Steps.stepEnds(e.responseText(), options.stepDelimiter()));
-        return Arrays.copyOfRange(steps, e.unscoredResponseTokens(), steps.length);
+        return options.stepDelimiter() == null ? null : Steps.ofScoredTokens(model, e, Steps.stepEnds(e.responseText(), options.stepDelimiter()));
     }
 }

@@ -1,0 +1,42 @@
+package io.panscore.api.prm;
+
+import java.util.List;
+
+/**
+ * The implicit process rewards of one response.
+ *
+ * @param id          trajectory id
+ * @param problem     its problem (best-of-N competes within a problem)
+ * @param teacher     its source, "" if none
+ * @param tokenCount  response tokens
+ * @param beta        β used
+ * @param logRatios   per-token ℓ_i = log π_θ − log π_ref (or log π_θ without a reference)
+ * @param steps       the steps, in order
+ */
+public record PrmScore(String id, String problem, String teacher, int tokenCount, double beta, double[] logRatios, List<StepReward> steps) {
+
+    public PrmScore {
+        steps = List.copyOf(steps);
+    }
+
+    /** The response reward q^T (the last step's value). */
+    public double responseReward() {
+        return steps.isEmpty() ? 0 : steps.getLast().value();
+    }
+
+    /** The step rewards r^t or values q^t, aggregated. */
+    public double aggregate(Aggregation agg, Aggregation.Over over) {
+        double[] v = steps.stream().mapToDouble(s -> over == Aggregation.Over.R ? s.reward() : s.value()).toArray();
+        return agg.apply(v);
+    }
+
+    /** Index of the first step whose reward r^t is below {@code threshold}, or -1. */
+    public int firstStepBelow(double threshold) {
+        for (StepReward s : steps) {
+            if (s.reward() < threshold) {
+                return s.index();
+            }
+        }
+        return -1;
+    }
+}

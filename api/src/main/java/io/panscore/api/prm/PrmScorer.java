@@ -1,0 +1,156 @@
+package io.panscore.api.prm;
+
+import io.panscore.api.trajectory.Steps;
+import io.panscore.api.trajectory.Trajectory;
+import io.panscore.api.trajectory.TrajectoryBatch;
+import io.panscore.api.trajectory.TrajectoryEncoder;
+import io.panscore.kernel.Engine;
+import io.panscore.kernel.ScoreOptions;
+import io.panscore.kernel.Sequence;
+import io.panscore.kernel.TokenScores;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Objects;
+import java.util.function.Predicate;
+
+/**
+ * Implicit process rewards (SPEC §4): the same token sequences are scored by the policy (PRM) and
+ * the reference model, in lockstep, window by window (packed, prompts shared), and the per-token
+ * log-ratios ℓ_i = log π_θ(y_i) − log π_ref(y_i) are summed into step rewards. Without a reference
+ * ("no reference" mode) ℓ_i = log π_θ(y_i).
+ *
+ * <p>Not thread-safe: one scorer per thread (it drives its engines).
+ */
+public final class PrmScorer {
+
+    /** What became of one trajectory. */
+    public sealed interface Outcome permits Scored, Failed {
+        long index();
+
+        String id();
+    }
+
+    public record Scored(long index, PrmScore score) implements Outcome {
+        @Override
+        public String id() {
+            return score.id();
+        }
+    }
+
+    public record Failed(long index, String id, String message) implements Outcome {}
+
+    /** Where the time went, in nanoseconds, so far. */
+    public record Timings(long policyNanos, long referenceNanos, long restNanos, long tokens) {}
+
+    private final Engine policy;
+    private final Engine reference;
+    private final PrmOptions options;
+    private final TrajectoryEncoder encoder;
+    private long policyNanos;
+    private long referenceNanos;
+    private long restNanos;
+    private long tokens;
+
+    /**
+     * @param reference the reference model's engine, or null for "no reference" mode
+     * @throws VocabularyMismatchException when the two models' vocabularies differ
+     */
+    public PrmScorer(Engine policy, Engine reference, PrmOptions options) {
+        this.policy = Objects.requireNonNull(policy, "policy");
+        this.reference = reference;
+        this.options = Objects.requireNonNull(options, "options");
+        if (reference != null) {
+            Vocabularies.requireSame(policy.model(), reference.model());
+        }
+        this.encoder = new TrajectoryEncoder(policy.model(), options.template());
+    }
+
+    public Timings timings() {
+        return new Timings(policyNanos, referenceNanos, restNanos, tokens);
+    }
+
+    public Iterator<Outcome> score(Iterator<Trajectory> input, Predicate<String> alreadyDone) {
+        return TrajectoryBatch.windows(input, options.chunkSize(), alreadyDone, this::scoreWindow, Outcome::id);
+    }
+
+    public List<Outcome> scoreAll(List<Trajectory> trajectories) {
+        List<Outcome> out = new ArrayList<>();
+        score(trajectories.iterator(), id -> false).forEachRemaining(out::add);
+        return out;
+    }
+
+    private List<Outcome> scoreWindow(List<Trajectory> window, long firstIndex) {
+        long t0 = System.nanoTime();
+        int context = reference == null ? policy.options().contextSize()
+                : Math.min(policy.options().contextSize(), reference.options().contextSize());
+        List<TrajectoryBatch.Item> items = TrajectoryBatch.encode(encoder, window, firstIndex, context);
+        List<TrajectoryBatch.Item> ok = items.stream().filter(TrajectoryBatch.Item::ok).toList();
+        List<Sequence> seqs = TrajectoryBatch.sequences(ok);
+        long t1 = System.nanoTime();
+        List<TokenScores> pol = ok.isEmpty() ? List.of() : policy.score(seqs, ScoreOptions.defaults());
+        long t2 = System.nanoTime();
+        List<TokenScores> ref = ok.isEmpty() || reference == null ? null : reference.score(seqs, ScoreOptions.defaults());
+        long t3 = System.nanoTime();
+        List<Outcome> out = new ArrayList<>(items.size());
+        int k = 0;
+        for (TrajectoryBatch.Item it : items) {
+            if (!it.ok()) {
+                out.add(new Failed(it.index(), it.trajectory().id(), it.failure()));
+                continue;
+            }
+            out.add(new Scored(it.index(), rewards(it, pol.get(k), ref == null ? null : ref.get(k))));
+            k++;
+        }
+        long t4 = System.nanoTime();
+        policyNanos += t2 - t1;
+        referenceNanos += t3 - t2;
+        restNanos += (t1 - t0) + (t4 - t3);
+        return out;
+    }
+
+    private PrmScore rewards(TrajectoryBatch.Item it, TokenScores pol, TokenScores ref) {
+        Trajectory t = it.trajectory();
+        TrajectoryEncoder.Encoded e = it.encoded();
+        int n = pol.size();
+        tokens += n;
+        double[] ratio = new double[n];
+        for (int i = 0; i < n; i++) {
+            ratio[i] = ref == null ? pol.logprob()[i] : (double) pol.logprob()[i] - ref.logprob()[i];
+        }
+        int[] ends = t.steps() != null ? Steps.explicitEnds(t.steps()) : Steps.stepEnds(e.responseText(), options.delimiter());
+        int[] step = Steps.ofScoredTokens(policy.model(), e, ends);
+        return new PrmScore(t.id(), t.problem(), t.teacher(), n, options.beta(), options.keepLogRatios() ? ratio : null,
+                stepRewards(ratio, step, pol, options.beta()));
+    }
+
+    /** Sums the log-ratios of each step's tokens; q^t accumulates r^t. */
+    static List<StepReward> stepRewards(double[] ratio, int[] step, TokenScores pol, double beta) {
+        List<StepReward> out = new ArrayList<>();
+        double value = 0;
+        int i = 0;
+        while (i < step.length) {
+            int s = step[i];
+            int j = i;
+            double sum = 0;
+            double sumH = 0;
+            double maxH = Double.NEGATIVE_INFINITY;
+            double minLp = Double.POSITIVE_INFINITY;
+            double sumR = 0;
+            while (j < step.length && step[j] == s) {
+                sum += ratio[j];
+                sumH += pol.entropy()[j];
+                maxH = Math.max(maxH, pol.entropy()[j]);
+                minLp = Math.min(minLp, pol.logprob()[j]);
+                sumR += Math.min(pol.rank()[j], 100);
+                j++;
+            }
+            double reward = beta * sum;
+            value += reward;
+            int count = j - i;
+            out.add(new StepReward(s, count, reward, value, sumH / count, maxH, minLp, sumR / count));
+            i = j;
+        }
+        return out;
+    }
+}

@@ -1,0 +1,117 @@
+package io.panscore.api.trajectory;
+
+import io.panscore.kernel.PanscoreException;
+import io.panscore.kernel.Sequence;
+import java.nio.IntBuffer;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.NoSuchElementException;
+import java.util.function.BiFunction;
+import java.util.function.Function;
+import java.util.function.Predicate;
+
+/**
+ * The machinery every trajectory scorer shares: fixed windows over the input (the unit of one
+ * native call, which keeps results reproducible to the bit across resumed runs), encoding with
+ * per-trajectory failures, and token sequences that declare shared prompts. Stateless.
+ */
+public final class TrajectoryBatch {
+
+    private TrajectoryBatch() {}
+
+    /** A trajectory of a window: encoded, or the reason it cannot be scored. */
+    public record Item(long index, Trajectory trajectory, TrajectoryEncoder.Encoded encoded, String failure) {
+        public boolean ok() {
+            return encoded != null;
+        }
+    }
+
+    /** Encodes a window; a trajectory that fails (empty response, too long) fails alone. */
+    public static List<Item> encode(TrajectoryEncoder encoder, List<Trajectory> window, long firstIndex, int contextSize) {
+        List<Item> items = new ArrayList<>(window.size());
+        for (int i = 0; i < window.size(); i++) {
+            Trajectory t = window.get(i);
+            try {
+                TrajectoryEncoder.Encoded e = encoder.encode(t);
+                if (e.tokens().length > contextSize) {
+                    throw new IllegalArgumentException("prompt + response are " + e.tokens().length
+                            + " tokens, more than the engine's context of " + contextSize + " (raise --ctx)");
+                }
+                items.add(new Item(firstIndex + i, t, e, null));
+            } catch (IllegalArgumentException | PanscoreException e) {
+                items.add(new Item(firstIndex + i, t, null, e.getMessage()));
+            }
+        }
+        return items;
+    }
+
+    /** One sequence per encoded item, scoring the response; items with identical prompt tokens share them. */
+    public static List<Sequence> sequences(List<Item> ok) {
+        Map<IntBuffer, Integer> count = new HashMap<>();
+        for (Item it : ok) {
+            count.merge(prompt(it), 1, Integer::sum);
+        }
+        Map<IntBuffer, Integer> groups = new HashMap<>();
+        List<Sequence> seqs = new ArrayList<>(ok.size());
+        for (Item it : ok) {
+            TrajectoryEncoder.Encoded e = it.encoded();
+            Sequence s = Sequence.from(e.tokens(), e.promptLength());
+            IntBuffer p = prompt(it);
+            if (count.get(p) > 1) {
+                s = s.sharingPrefix(groups.computeIfAbsent(p, k -> groups.size() + 1), e.promptLength());
+            }
+            seqs.add(s);
+        }
+        return seqs;
+    }
+
+    private static IntBuffer prompt(Item it) {
+        return IntBuffer.wrap(it.encoded().tokens(), 0, it.encoded().promptLength());
+    }
+
+    /**
+     * Pulls fixed windows of {@code size} trajectories, scores each with {@code scoreWindow}
+     * (window, index of its first trajectory) and yields the results in order, leaving out those
+     * whose id is {@code alreadyDone}; a window of done trajectories only is not scored at all.
+     */
+    public static <R> Iterator<R> windows(Iterator<Trajectory> input, int size, Predicate<String> alreadyDone,
+            BiFunction<List<Trajectory>, Long, List<R>> scoreWindow, Function<R, String> idOf) {
+        return new Iterator<>() {
+            private final ArrayDeque<R> ready = new ArrayDeque<>();
+            private long next;
+
+            @Override
+            public boolean hasNext() {
+                while (ready.isEmpty() && input.hasNext()) {
+                    List<Trajectory> window = new ArrayList<>(size);
+                    while (window.size() < size && input.hasNext()) {
+                        window.add(input.next());
+                    }
+                    long first = next;
+                    next += window.size();
+                    if (window.stream().allMatch(t -> alreadyDone.test(t.id()))) {
+                        continue;
+                    }
+                    for (R r : scoreWindow.apply(window, first)) {
+                        if (!alreadyDone.test(idOf.apply(r))) {
+                            ready.add(r);
+                        }
+                    }
+                }
+                return !ready.isEmpty();
+            }
+
+            @Override
+            public R next() {
+                if (!hasNext()) {
+                    throw new NoSuchElementException();
+                }
+                return ready.poll();
+            }
+        };
+    }
+}
