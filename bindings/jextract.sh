@@ -22,15 +22,16 @@ for fn in ps_last_error ps_version ps_llama_commit ps_backends ps_abi_version ps
           ps_model_default_params ps_model_load ps_model_free ps_model_info_get ps_model_meta \
           ps_tokenize ps_detokenize ps_score_default_params ps_stats_compute \
           ps_engine_default_params ps_engine_create ps_engine_free ps_engine_params_get \
-          ps_score ps_forward ps_chat_render ps_abi_layout; do
+          ps_score ps_forward ps_session_decode ps_session_copy ps_session_clear ps_session_length \
+          ps_chat_render ps_abi_layout; do
     args+=(--include-function "$fn")
 done
-for st in ps_model_params ps_model_info ps_token_stats ps_score_params ps_engine_params ps_sequence ps_chat_message; do
+for st in ps_model_params ps_model_info ps_token_stats ps_score_params ps_engine_params ps_sequence ps_chat_message ps_append; do
     args+=(--include-struct "$st" --include-typedef "$st")
 done
 for c in PS_OK PS_ERR_INVALID_ARGUMENT PS_ERR_FILE_NOT_FOUND PS_ERR_MODEL_FORMAT PS_ERR_TOKEN_OUT_OF_RANGE \
          PS_ERR_CONTEXT_OVERFLOW PS_ERR_EMPTY_INPUT PS_ERR_NAN_LOGITS PS_ERR_DECODE_FAILED PS_ERR_OUT_OF_MEMORY \
-         PS_ERR_BUFFER_TOO_SMALL PS_ERR_BACKEND PS_ERR_INTERNAL PS_LOG_NONE PS_LOG_ERROR PS_LOG_WARN PS_LOG_INFO \
+         PS_ERR_BUFFER_TOO_SMALL PS_ERR_BACKEND PS_ERR_INTERNAL PS_ERR_CAPACITY PS_LOG_NONE PS_LOG_ERROR PS_LOG_WARN PS_LOG_INFO \
          PS_ABI_VERSION; do
     args+=(--include-constant "$c")
 done

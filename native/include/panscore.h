@@ -54,7 +54,8 @@ enum ps_status {
     PS_ERR_OUT_OF_MEMORY     = 9,  /* an allocation failed                                          */
     PS_ERR_BUFFER_TOO_SMALL  = 10, /* an output buffer is too small; the needed size is reported    */
     PS_ERR_BACKEND           = 11, /* the requested backend or device is not available              */
-    PS_ERR_INTERNAL          = 12  /* a bug in panscore: please report the message                  */
+    PS_ERR_INTERNAL          = 12, /* a bug in panscore: please report the message                  */
+    PS_ERR_CAPACITY          = 13  /* the KV cache has no room for more tokens (free some sessions)  */
 };
 
 /* The message of the calling thread's last failure ("" if none). Never NULL. */
@@ -215,6 +216,39 @@ typedef struct ps_sequence {
 PS_API int32_t ps_score(ps_engine * engine, const ps_sequence * seqs, int32_t n_seqs,
                         const ps_score_params * params, ps_token_stats * out_stats,
                         int32_t * out_topk_ids, float * out_topk_logprobs);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Sessions: stateful decoding that keeps the KV cache between calls                             */
+/* ---------------------------------------------------------------------------------------------- */
+
+/* Tokens that continue one sequence slot of the engine. A slot (0 .. n_seq_max-1) holds one
+ * session's context in the KV cache between calls; the caller decides which slot is which session.
+ * ps_score and ps_forward clear every slot, so an engine serves either sessions or batch scoring. */
+typedef struct ps_append {
+    int32_t seq_id;           /* the slot, 0 .. n_seq_max-1                                    */
+    int32_t pos;              /* position of tokens[0] = tokens already in the slot            */
+    const int32_t * tokens;   /* the tokens to decode                                         */
+    int32_t n_tokens;         /* >= 1                                                         */
+} ps_append;
+
+/* Decodes every append into its slot (packed into as few decodes as fit) and reduces the logits
+ * after each append's last token: the distribution of the token that would come next. out_stats[i]
+ * holds its entropy and argmax (target_id 0: logprob and rank then refer to token 0); top-k as in
+ * ps_score. Each slot may appear once per call. On failure every append of the call is undone, so
+ * the slots hold what they held before. PS_ERR_CAPACITY when the KV cache is full. */
+PS_API int32_t ps_session_decode(ps_engine * engine, const ps_append * appends, int32_t n_appends,
+                                 const ps_score_params * params, ps_token_stats * out_stats,
+                                 int32_t * out_topk_ids, float * out_topk_logprobs);
+
+/* Copies the first n_tokens of slot src into slot dst (which must be empty): a fork. The KV
+ * cells are shared, not duplicated, until either side appends. */
+PS_API int32_t ps_session_copy(ps_engine * engine, int32_t src, int32_t dst, int32_t n_tokens);
+
+/* Empties a slot, freeing its KV cells (those not shared with other slots). */
+PS_API int32_t ps_session_clear(ps_engine * engine, int32_t seq_id);
+
+/* Tokens currently in a slot (0 when empty). */
+PS_API int32_t ps_session_length(ps_engine * engine, int32_t seq_id, int32_t * out_n);
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Chat templates                                                                                 */

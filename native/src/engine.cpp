@@ -425,6 +425,45 @@ int32_t run_decodes(ps_engine & e, const ps_sequence * seqs, Plan & plan, AfterD
 } // namespace
 } // namespace panscore
 
+
+namespace panscore {
+namespace {
+
+// Validates a session call: slots in range, used once, positions continuing each slot.
+int32_t check_appends(ps_engine & e, const ps_append * appends, int32_t n) {
+    if (appends == nullptr || n <= 0) return fail(PS_ERR_EMPTY_INPUT, "no appends to decode");
+    llama_memory_t mem = llama_get_memory(e.ctx);
+    std::vector<bool> seen(static_cast<size_t>(e.params.n_seq_max), false);
+    for (int32_t i = 0; i < n; ++i) {
+        const ps_append & a = appends[i];
+        if (a.seq_id < 0 || a.seq_id >= e.params.n_seq_max) {
+            return fail(PS_ERR_INVALID_ARGUMENT, "append %d: slot %d is outside [0, %d)", i, a.seq_id, e.params.n_seq_max);
+        }
+        if (seen[a.seq_id]) return fail(PS_ERR_INVALID_ARGUMENT, "append %d: slot %d appears twice in one call", i, a.seq_id);
+        seen[a.seq_id] = true;
+        if (a.tokens == nullptr || a.n_tokens <= 0) return fail(PS_ERR_EMPTY_INPUT, "append %d has no tokens", i);
+        const int32_t have = llama_memory_seq_pos_max(mem, a.seq_id) + 1;
+        if (a.pos != have) {
+            return fail(PS_ERR_INVALID_ARGUMENT, "append %d: slot %d holds %d tokens, so the append must start at position %d, not %d",
+                        i, a.seq_id, have, have, a.pos);
+        }
+        if (static_cast<int64_t>(a.pos) + a.n_tokens > e.params.n_ctx) {
+            return fail(PS_ERR_CONTEXT_OVERFLOW, "append %d: slot %d would hold %d tokens, more than the engine's context of %d",
+                        i, a.seq_id, a.pos + a.n_tokens, e.params.n_ctx);
+        }
+        for (int32_t t = 0; t < a.n_tokens; ++t) {
+            if (a.tokens[t] < 0 || a.tokens[t] >= e.n_vocab) {
+                return fail(PS_ERR_TOKEN_OUT_OF_RANGE, "append %d, token %d: id %d is outside the vocabulary [0, %d)", i, t,
+                            a.tokens[t], e.n_vocab);
+            }
+        }
+    }
+    return PS_OK;
+}
+
+} // namespace
+} // namespace panscore
+
 using namespace panscore;
 
 extern "C" {
@@ -588,6 +627,125 @@ int32_t ps_forward(ps_engine * engine, const ps_sequence * seqs, int32_t n_seqs,
             }
             return PS_OK;
         });
+    });
+}
+
+int32_t ps_session_decode(ps_engine * engine, const ps_append * appends, int32_t n_appends, const ps_score_params * params,
+                          ps_token_stats * out_stats, int32_t * out_topk_ids, float * out_topk_logprobs) {
+    return guarded("ps_session_decode", [&]() -> int32_t {
+        if (engine == nullptr) return fail(PS_ERR_INVALID_ARGUMENT, "ps_session_decode: engine is NULL");
+        ps_engine & e = *engine;
+        const ps_score_params p = params ? *params : ps_score_default_params();
+        if (!(p.temperature >= 0.0f) || std::isinf(p.temperature)) {
+            return fail(PS_ERR_INVALID_ARGUMENT, "temperature must be a finite number > 0 (0 means 1), got %g", p.temperature);
+        }
+        if (p.top_k < 0 || p.top_k > e.n_vocab) return fail(PS_ERR_INVALID_ARGUMENT, "top_k must be in [0, %d], got %d", e.n_vocab, p.top_k);
+        if (out_stats == nullptr || (p.top_k > 0 && (out_topk_ids == nullptr || out_topk_logprobs == nullptr))) {
+            return fail(PS_ERR_INVALID_ARGUMENT, "ps_session_decode: missing output buffer");
+        }
+        int32_t st = check_appends(e, appends, n_appends);
+        if (st != PS_OK) return st;
+
+        llama_memory_t mem = llama_get_memory(e.ctx);
+        auto undo = [&]() {
+            for (int32_t i = 0; i < n_appends; ++i) llama_memory_seq_rm(mem, appends[i].seq_id, appends[i].pos, -1);
+        };
+        set_skip_samplers(e, e.params.skip_logits_copy != 0);
+        e.fused = true;
+        e.inv_t = p.temperature == 0.0f ? 1.0f : 1.0f / p.temperature;
+        e.top_k = p.top_k;
+        e.out_stats = out_stats;
+        e.out_topk_ids = out_topk_ids;
+        e.out_topk_logprobs = out_topk_logprobs;
+        e.cb_status = PS_OK;
+        e.cb_error.clear();
+
+        int32_t next = 0;      // append being filled
+        int32_t cursor = 0;    // its next token
+        while (next < n_appends) {
+            e.batch.n_tokens = 0;
+            e.row_target.clear();
+            e.row_dest.clear();
+            e.row_batch.clear();
+            e.rows_done = 0;
+            while (next < n_appends && e.batch.n_tokens < e.params.n_batch) {
+                const ps_append & a = appends[next];
+                const int32_t k = e.batch.n_tokens++;
+                e.batch.token[k] = a.tokens[cursor];
+                e.batch.pos[k] = a.pos + cursor;
+                e.batch.n_seq_id[k] = 1;
+                e.batch.seq_id[k][0] = a.seq_id;
+                const bool last = cursor == a.n_tokens - 1;
+                e.batch.logits[k] = last;
+                if (last) {
+                    e.row_target.push_back(0);
+                    e.row_dest.push_back(next);
+                    e.row_batch.push_back(k);
+                    ++next;
+                    cursor = 0;
+                } else {
+                    ++cursor;
+                }
+            }
+            const int32_t ret = llama_decode(e.ctx, e.batch);
+            if (ret != 0) {
+                undo();
+                e.fused = false;
+                if (ret == 1) return fail(PS_ERR_CAPACITY, "the KV cache (%d cells) has no room for these tokens; close or shorten sessions", e.params.n_ctx);
+                const std::string & why = last_llama_error();
+                return fail(PS_ERR_DECODE_FAILED, "llama_decode failed with code %d%s%s", ret, why.empty() ? "" : ": ", why.c_str());
+            }
+            if (e.cb_status != PS_OK || e.rows_done != e.row_target.size()) {
+                undo();
+                e.fused = false;
+                if (e.cb_status == PS_ERR_NAN_LOGITS) {
+                    return fail(PS_ERR_NAN_LOGITS, "the model produced NaN logits (or no finite logit) after append %lld", (long long) e.cb_bad_dest);
+                }
+                if (e.cb_status != PS_OK) return fail(e.cb_status, "%s", e.cb_error.c_str());
+                return fail(PS_ERR_INTERNAL, "reduced %zu logits rows, expected %zu", e.rows_done, e.row_target.size());
+            }
+        }
+        e.fused = false;
+        return PS_OK;
+    });
+}
+
+int32_t ps_session_copy(ps_engine * engine, int32_t src, int32_t dst, int32_t n_tokens) {
+    return guarded("ps_session_copy", [&]() -> int32_t {
+        if (engine == nullptr) return fail(PS_ERR_INVALID_ARGUMENT, "ps_session_copy: engine is NULL");
+        ps_engine & e = *engine;
+        const int32_t n = e.params.n_seq_max;
+        if (src < 0 || src >= n || dst < 0 || dst >= n || src == dst) {
+            return fail(PS_ERR_INVALID_ARGUMENT, "slots must be distinct and in [0, %d), got %d and %d", n, src, dst);
+        }
+        llama_memory_t mem = llama_get_memory(e.ctx);
+        const int32_t have = llama_memory_seq_pos_max(mem, src) + 1;
+        if (n_tokens < 0 || n_tokens > have) return fail(PS_ERR_INVALID_ARGUMENT, "slot %d holds %d tokens, cannot copy %d", src, have, n_tokens);
+        if (llama_memory_seq_pos_max(mem, dst) >= 0) return fail(PS_ERR_INVALID_ARGUMENT, "slot %d is not empty", dst);
+        if (n_tokens > 0) llama_memory_seq_cp(mem, src, dst, 0, n_tokens);
+        return PS_OK;
+    });
+}
+
+int32_t ps_session_clear(ps_engine * engine, int32_t seq_id) {
+    return guarded("ps_session_clear", [&]() -> int32_t {
+        if (engine == nullptr) return fail(PS_ERR_INVALID_ARGUMENT, "ps_session_clear: engine is NULL");
+        if (seq_id < 0 || seq_id >= engine->params.n_seq_max) {
+            return fail(PS_ERR_INVALID_ARGUMENT, "slot %d is outside [0, %d)", seq_id, engine->params.n_seq_max);
+        }
+        llama_memory_seq_rm(llama_get_memory(engine->ctx), seq_id, -1, -1);
+        return PS_OK;
+    });
+}
+
+int32_t ps_session_length(ps_engine * engine, int32_t seq_id, int32_t * out_n) {
+    return guarded("ps_session_length", [&]() -> int32_t {
+        if (engine == nullptr || out_n == nullptr) return fail(PS_ERR_INVALID_ARGUMENT, "ps_session_length: NULL argument");
+        if (seq_id < 0 || seq_id >= engine->params.n_seq_max) {
+            return fail(PS_ERR_INVALID_ARGUMENT, "slot %d is outside [0, %d)", seq_id, engine->params.n_seq_max);
+        }
+        *out_n = llama_memory_seq_pos_max(llama_get_memory(engine->ctx), seq_id) + 1;
+        return PS_OK;
     });
 }
 

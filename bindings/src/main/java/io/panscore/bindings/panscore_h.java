@@ -198,6 +198,16 @@ public class panscore_h {
         return PS_ERR_INTERNAL;
     }
 
+    private static final int PS_ERR_CAPACITY = (int)13L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.PS_ERR_CAPACITY = 13
+     * }
+     */
+    public static int PS_ERR_CAPACITY() {
+        return PS_ERR_CAPACITY;
+    }
+
     private static final int PS_LOG_NONE = (int)0L;
     /**
      * {@snippet lang=c :
@@ -1552,6 +1562,262 @@ public class panscore_h {
                 traceDowncall("ps_forward", engine, seqs, n_seqs, out_logits, out_logits_len);
             }
             return (int)mh$.invokeExact(engine, seqs, n_seqs, out_logits, out_logits_len);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+
+    private static class ps_session_decode {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            panscore_h.C_INT,
+            panscore_h.C_POINTER,
+            panscore_h.C_POINTER,
+            panscore_h.C_INT,
+            panscore_h.C_POINTER,
+            panscore_h.C_POINTER,
+            panscore_h.C_POINTER,
+            panscore_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = panscore_h.findOrThrow("ps_session_decode");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t ps_session_decode(void * engine, void * appends, int32_t n_appends, void * params, void * out_stats, void * out_topk_ids, void * out_topk_logprobs)
+     * }
+     */
+    public static FunctionDescriptor ps_session_decode$descriptor() {
+        return ps_session_decode.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t ps_session_decode(void * engine, void * appends, int32_t n_appends, void * params, void * out_stats, void * out_topk_ids, void * out_topk_logprobs)
+     * }
+     */
+    public static MethodHandle ps_session_decode$handle() {
+        return ps_session_decode.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t ps_session_decode(void * engine, void * appends, int32_t n_appends, void * params, void * out_stats, void * out_topk_ids, void * out_topk_logprobs)
+     * }
+     */
+    public static MemorySegment ps_session_decode$address() {
+        return ps_session_decode.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t ps_session_decode(void * engine, void * appends, int32_t n_appends, void * params, void * out_stats, void * out_topk_ids, void * out_topk_logprobs)
+     * }
+     */
+    public static int ps_session_decode(MemorySegment engine, MemorySegment appends, int n_appends, MemorySegment params, MemorySegment out_stats, MemorySegment out_topk_ids, MemorySegment out_topk_logprobs) {
+        var mh$ = ps_session_decode.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("ps_session_decode", engine, appends, n_appends, params, out_stats, out_topk_ids, out_topk_logprobs);
+            }
+            return (int)mh$.invokeExact(engine, appends, n_appends, params, out_stats, out_topk_ids, out_topk_logprobs);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+
+    private static class ps_session_copy {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            panscore_h.C_INT,
+            panscore_h.C_POINTER,
+            panscore_h.C_INT,
+            panscore_h.C_INT,
+            panscore_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = panscore_h.findOrThrow("ps_session_copy");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t ps_session_copy(void * engine, int32_t src, int32_t dst, int32_t n_tokens)
+     * }
+     */
+    public static FunctionDescriptor ps_session_copy$descriptor() {
+        return ps_session_copy.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t ps_session_copy(void * engine, int32_t src, int32_t dst, int32_t n_tokens)
+     * }
+     */
+    public static MethodHandle ps_session_copy$handle() {
+        return ps_session_copy.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t ps_session_copy(void * engine, int32_t src, int32_t dst, int32_t n_tokens)
+     * }
+     */
+    public static MemorySegment ps_session_copy$address() {
+        return ps_session_copy.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t ps_session_copy(void * engine, int32_t src, int32_t dst, int32_t n_tokens)
+     * }
+     */
+    public static int ps_session_copy(MemorySegment engine, int src, int dst, int n_tokens) {
+        var mh$ = ps_session_copy.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("ps_session_copy", engine, src, dst, n_tokens);
+            }
+            return (int)mh$.invokeExact(engine, src, dst, n_tokens);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+
+    private static class ps_session_clear {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            panscore_h.C_INT,
+            panscore_h.C_POINTER,
+            panscore_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = panscore_h.findOrThrow("ps_session_clear");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t ps_session_clear(void * engine, int32_t seq_id)
+     * }
+     */
+    public static FunctionDescriptor ps_session_clear$descriptor() {
+        return ps_session_clear.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t ps_session_clear(void * engine, int32_t seq_id)
+     * }
+     */
+    public static MethodHandle ps_session_clear$handle() {
+        return ps_session_clear.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t ps_session_clear(void * engine, int32_t seq_id)
+     * }
+     */
+    public static MemorySegment ps_session_clear$address() {
+        return ps_session_clear.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t ps_session_clear(void * engine, int32_t seq_id)
+     * }
+     */
+    public static int ps_session_clear(MemorySegment engine, int seq_id) {
+        var mh$ = ps_session_clear.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("ps_session_clear", engine, seq_id);
+            }
+            return (int)mh$.invokeExact(engine, seq_id);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+
+    private static class ps_session_length {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            panscore_h.C_INT,
+            panscore_h.C_POINTER,
+            panscore_h.C_INT,
+            panscore_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = panscore_h.findOrThrow("ps_session_length");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t ps_session_length(void * engine, int32_t seq_id, void * out_n)
+     * }
+     */
+    public static FunctionDescriptor ps_session_length$descriptor() {
+        return ps_session_length.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t ps_session_length(void * engine, int32_t seq_id, void * out_n)
+     * }
+     */
+    public static MethodHandle ps_session_length$handle() {
+        return ps_session_length.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t ps_session_length(void * engine, int32_t seq_id, void * out_n)
+     * }
+     */
+    public static MemorySegment ps_session_length$address() {
+        return ps_session_length.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t ps_session_length(void * engine, int32_t seq_id, void * out_n)
+     * }
+     */
+    public static int ps_session_length(MemorySegment engine, int seq_id, MemorySegment out_n) {
+        var mh$ = ps_session_length.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("ps_session_length", engine, seq_id, out_n);
+            }
+            return (int)mh$.invokeExact(engine, seq_id, out_n);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {

@@ -68,6 +68,10 @@ public final class Engine implements AutoCloseable {
         return model;
     }
 
+    Lifecycle lifecycle() {
+        return lifecycle;
+    }
+
     /** The options in force, defaults resolved (e.g. the actual context size and thread count). */
     public EngineOptions options() {
         return effective;

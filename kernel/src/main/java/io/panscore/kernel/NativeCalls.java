@@ -59,6 +59,7 @@ final class NativeCalls {
             case 8 -> new DecodeException(status, message);
             case 9 -> new NativeMemoryException(status, message);
             case 11 -> new BackendUnavailableException(status, message);
+            case 13 -> new CapacityException(status, message);
             default -> new PanscoreException(status, message);              // INTERNAL and unknown codes
         };
     }

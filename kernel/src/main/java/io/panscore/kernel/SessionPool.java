@@ -1,0 +1,258 @@
+package io.panscore.kernel;
+
+import io.panscore.bindings.panscore_h;
+import io.panscore.bindings.ps_append;
+import io.panscore.bindings.ps_score_params;
+import io.panscore.bindings.ps_token_stats;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Sessions whose contexts stay in the KV cache between calls, so that a context that grows step by
+ * step is decoded once, token by token as it grows (GlimpRouter, SPEC §2). Each session owns one of
+ * the engine's sequence slots; appended tokens wait until the next {@link #glimpse}, which decodes
+ * the pending tokens of many sessions in one llama.cpp batch and returns, for each, the summary of
+ * the next-token distribution.
+ *
+ * <p>The pool owns its engine: batch scoring on it would clear the sessions. Thread-safe: every
+ * method is serialized on the pool. Capacity: at most {@code maxSequences} open sessions and
+ * {@code contextSize} KV cells in all; beyond either, a {@link CapacityException}.
+ */
+public final class SessionPool implements AutoCloseable {
+
+    /** A session's handle. Use it only with the pool that opened it. */
+    public static final class Session {
+        private final int slot;
+        private final long id;
+        private int decoded;                  // tokens in the KV cache
+        private int[] pending = new int[0];   // appended, not yet decoded
+        private Glimpse last;                 // summary after the last decoded token
+        private boolean closed;
+
+        private Session(int slot, long id) {
+            this.slot = slot;
+            this.id = id;
+        }
+
+        /** A number unique within the pool. */
+        public long id() {
+            return id;
+        }
+
+        /** Tokens in the context so far (decoded and pending). */
+        public synchronized int length() {
+            return decoded + pending.length;
+        }
+
+        public synchronized boolean isClosed() {
+            return closed;
+        }
+    }
+
+    private final Engine engine;
+    private final Session[] slots;
+    private final int contextSize;
+    private final int topK;
+    private long nextId = 1;
+
+    /**
+     * @param topK every glimpse also returns the k most likely next tokens (and their renormalised
+     *             entropy); 0 for none
+     */
+    public SessionPool(Model model, EngineOptions options, int topK) {
+        if (topK < 0 || topK > model.info().vocabSize()) {
+            throw new IllegalArgumentException("topK must be in [0, " + model.info().vocabSize() + "], got " + topK);
+        }
+        this.engine = model.newEngine(options);
+        this.slots = new Session[engine.options().maxSequences()];
+        this.contextSize = engine.options().contextSize();
+        this.topK = topK;
+    }
+
+    public Model model() {
+        return engine.model();
+    }
+
+    public EngineOptions options() {
+        return engine.options();
+    }
+
+    /** Open sessions. */
+    public synchronized int openCount() {
+        int n = 0;
+        for (Session s : slots) {
+            n += s == null ? 0 : 1;
+        }
+        return n;
+    }
+
+    /**
+     * Opens a session on a context (decoded at its first glimpse).
+     *
+     * @throws CapacityException when every slot is taken
+     */
+    public synchronized Session open(int[] context) {
+        if (context.length == 0) {
+            throw new InvalidInputException(panscore_h.PS_ERR_EMPTY_INPUT(), "a session needs a non-empty context");
+        }
+        checkTokens(context);
+        Session s = new Session(freeSlot(), nextId++);
+        s.pending = context.clone();
+        slots[s.slot] = s;
+        return s;
+    }
+
+    /** Appends tokens to a session's context; they are decoded at the next glimpse. */
+    public synchronized void append(Session s, int[] tokens) {
+        requireOpen(s);
+        checkTokens(tokens);
+        if (s.length() + tokens.length > contextSize) {
+            throw new ContextOverflowException(panscore_h.PS_ERR_CONTEXT_OVERFLOW(), "session " + s.id + " would hold " + (s.length() + tokens.length)
+                    + " tokens, more than the context of " + contextSize);
+        }
+        if (tokens.length > 0) {
+            int[] p = Arrays.copyOf(s.pending, s.pending.length + tokens.length);
+            System.arraycopy(tokens, 0, p, s.pending.length, tokens.length);
+            s.pending = p;
+        }
+    }
+
+    /** A new session with the same context; the KV cells are shared until either appends. */
+    public synchronized Session fork(Session s) {
+        requireOpen(s);
+        Session f = new Session(freeSlot(), nextId++);
+        try (var use = engine.lifecycle().use()) {
+            NativeCalls.check(panscore_h.ps_session_copy(use.handle(), s.slot, f.slot, s.decoded), "forking session " + s.id);
+        }
+        f.decoded = s.decoded;
+        f.pending = s.pending.clone();
+        f.last = s.last;
+        slots[f.slot] = f;
+        return f;
+    }
+
+    /** Frees a session's slot and KV cells; idempotent. */
+    public synchronized void close(Session s) {
+        if (s.closed) {
+            return;
+        }
+        s.closed = true;
+        if (slots[s.slot] == s) {
+            slots[s.slot] = null;
+            try (var use = engine.lifecycle().use()) {
+                NativeCalls.check(panscore_h.ps_session_clear(use.handle(), s.slot), "closing session " + s.id);
+            }
+        }
+    }
+
+    /**
+     * Summarises the next-token distribution of each session, decoding all their pending tokens in
+     * one batch (a session with nothing pending answers from its last summary). A session may appear
+     * once per call.
+     *
+     * @throws CapacityException when the KV cache has no room; no session is changed then
+     */
+    public synchronized List<Glimpse> glimpse(List<Session> sessions) {
+        Glimpse[] out = new Glimpse[sessions.size()];
+        List<Integer> todo = new ArrayList<>();
+        for (int i = 0; i < sessions.size(); i++) {
+            Session s = sessions.get(i);
+            requireOpen(s);
+            for (int j = 0; j < i; j++) {
+                if (sessions.get(j) == s) {
+                    throw new InvalidInputException(panscore_h.PS_ERR_INVALID_ARGUMENT(), "session " + s.id + " appears twice in one glimpse");
+                }
+            }
+            if (s.pending.length == 0) {
+                out[i] = s.last; // never null: a session starts with pending tokens, and appends keep some
+            } else {
+                todo.add(i);
+            }
+        }
+        if (!todo.isEmpty()) {
+            // The KV budget: every open session's tokens, a fork's shared prefix counted again (so
+            // the check is conservative). llama.cpp rounds its cache up, so without this check the
+            // limit would depend on its padding rather than on the contextSize asked for.
+            long used = 0;
+            for (Session o : slots) {
+                used += o == null ? 0 : o.length();
+            }
+            if (used > contextSize) {
+                throw new CapacityException(panscore_h.PS_ERR_CAPACITY(), "the open sessions hold " + used + " tokens but the KV cache holds "
+                        + contextSize + "; close sessions or raise contextSize");
+            }
+            decode(sessions, todo, out);
+        }
+        return Arrays.asList(out);
+    }
+
+    private void decode(List<Session> sessions, List<Integer> todo, Glimpse[] out) {
+        try (var use = engine.lifecycle().use(); Arena arena = Arena.ofConfined()) {
+            MemorySegment appends = ps_append.allocateArray(todo.size(), arena);
+            for (int j = 0; j < todo.size(); j++) {
+                Session s = sessions.get(todo.get(j));
+                MemorySegment a = ps_append.asSlice(appends, j);
+                ps_append.seq_id(a, s.slot);
+                ps_append.pos(a, s.decoded);
+                ps_append.tokens(a, arena.allocateFrom(ValueLayout.JAVA_INT, s.pending));
+                ps_append.n_tokens(a, s.pending.length);
+            }
+            MemorySegment params = ps_score_params.allocate(arena);
+            ps_score_params.temperature(params, 1.0f);
+            ps_score_params.top_k(params, topK);
+            MemorySegment stats = ps_token_stats.allocateArray(todo.size(), arena);
+            MemorySegment ids = topK > 0 ? arena.allocate(ValueLayout.JAVA_INT, (long) todo.size() * topK) : MemorySegment.NULL;
+            MemorySegment lps = topK > 0 ? arena.allocate(ValueLayout.JAVA_FLOAT, (long) todo.size() * topK) : MemorySegment.NULL;
+            NativeCalls.check(panscore_h.ps_session_decode(use.handle(), appends, todo.size(), params, stats, ids, lps),
+                    "decoding " + todo.size() + " session(s)");
+            for (int j = 0; j < todo.size(); j++) {
+                Session s = sessions.get(todo.get(j));
+                MemorySegment st = ps_token_stats.asSlice(stats, j);
+                int[] topIds = topK > 0 ? ids.asSlice((long) j * topK * Integer.BYTES, (long) topK * Integer.BYTES).toArray(ValueLayout.JAVA_INT) : new int[0];
+                float[] topLps = topK > 0 ? lps.asSlice((long) j * topK * Float.BYTES, (long) topK * Float.BYTES).toArray(ValueLayout.JAVA_FLOAT) : new float[0];
+                Glimpse g = new Glimpse(ps_token_stats.entropy(st), Glimpse.renormalisedEntropy(topLps, 0, topK), ps_token_stats.argmax_id(st),
+                        ps_token_stats.argmax_logprob(st), topIds, topLps);
+                s.decoded += s.pending.length;
+                s.pending = new int[0];
+                s.last = g;
+                out[todo.get(j)] = g;
+            }
+        }
+    }
+
+    private int freeSlot() {
+        for (int i = 0; i < slots.length; i++) {
+            if (slots[i] == null) {
+                return i;
+            }
+        }
+        throw new CapacityException(panscore_h.PS_ERR_CAPACITY(), "all " + slots.length + " session slots are in use; close sessions or raise maxSequences");
+    }
+
+    private void requireOpen(Session s) {
+        if (s.closed || slots[s.slot] != s) {
+            throw new ClosedException("session " + s.id + " is closed");
+        }
+    }
+
+    private void checkTokens(int[] tokens) {
+        int vocab = engine.model().info().vocabSize();
+        for (int i = 0; i < tokens.length; i++) {
+            if (tokens[i] < 0 || tokens[i] >= vocab) {
+                throw new TokenOutOfRangeException(panscore_h.PS_ERR_TOKEN_OUT_OF_RANGE(), "token " + i + ": id " + tokens[i]
+                        + " is outside the vocabulary [0, " + vocab + ")");
+            }
+        }
+    }
+
+    /** Closes every session and the engine. */
+    @Override
+    public synchronized void close() {
+        Arrays.fill(slots, null);
+        engine.close();
+    }
+}
