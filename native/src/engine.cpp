@@ -490,12 +490,14 @@ int32_t ps_engine_create(ps_model * model, const ps_engine_params * params, ps_e
             return fail(PS_ERR_INVALID_ARGUMENT, "engine parameters must be >= 0 (0 = default)");
         }
         if (p.n_ctx == 0) p.n_ctx = std::min(model->info.n_ctx_train > 0 ? model->info.n_ctx_train : DEFAULT_MAX_CTX, DEFAULT_MAX_CTX);
-        if (p.n_batch == 0) p.n_batch = DEFAULT_BATCH;
-        p.n_batch = std::min(p.n_batch, p.n_ctx);
-        if (p.n_ubatch == 0) p.n_ubatch = std::min(DEFAULT_BATCH, p.n_batch);
-        if (p.n_ubatch > p.n_batch) {
+        if (p.n_batch > 0 && p.n_ubatch > p.n_batch) {
             return fail(PS_ERR_INVALID_ARGUMENT, "n_ubatch (%d) must not exceed n_batch (%d)", p.n_ubatch, p.n_batch);
         }
+        if (p.n_batch == 0) p.n_batch = DEFAULT_BATCH;
+        if (p.n_ubatch == 0) p.n_ubatch = DEFAULT_BATCH;
+        // a batch never needs to be larger than the context, nor a micro-batch than a batch
+        p.n_batch = std::min(p.n_batch, p.n_ctx);
+        p.n_ubatch = std::min(p.n_ubatch, p.n_batch);
         if (p.n_seq_max == 0) p.n_seq_max = DEFAULT_SEQ_MAX;
         const int32_t max_seq = static_cast<int32_t>(llama_max_parallel_sequences());
         if (p.n_seq_max > max_seq) {

@@ -1,0 +1,457 @@
+package io.panscore.api.router;
+
+import io.panscore.kernel.CapacityException;
+import io.panscore.kernel.ChatMessage;
+import io.panscore.kernel.ClosedException;
+import io.panscore.kernel.EngineOptions;
+import io.panscore.kernel.Glimpse;
+import io.panscore.kernel.Model;
+import io.panscore.kernel.ModelOptions;
+import io.panscore.kernel.PanscoreException;
+import io.panscore.kernel.SessionPool;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * GlimpRouter (SPEC §2): before each reasoning step, the entropy of the step's first token under a
+ * small model decides whether the small or the large model writes the step.
+ *
+ * <p>Sessions keep their context in the KV cache: opening one decodes the prompt (at its first
+ * glimpse), appending an accepted step decodes only the new tokens. Glimpses from many threads on
+ * different sessions are gathered by one dispatcher thread into a single decode: it waits at most
+ * {@code maxWait} after the first request for others, up to {@code maxBatch}. When the session
+ * slots, the KV cache or the request queue are full, calls fail fast with a
+ * {@link CapacityException} rather than wait.
+ *
+ * <p>Thread-safety: every method may be called from any thread. Contexts are tokenized piecewise:
+ * the prompt, then each appended step followed by the delimiter.
+ */
+public final class GlimpRouter implements AutoCloseable {
+
+    /** A reasoning trace in progress. Close it (or the router) to free its KV cells. */
+    public final class RouterSession implements AutoCloseable {
+        private final SessionPool.Session session;
+
+        private RouterSession(SessionPool.Session session) {
+            this.session = session;
+        }
+
+        public long id() {
+            return session.id();
+        }
+
+        /** Tokens in the context. */
+        public int length() {
+            return session.length();
+        }
+
+        public boolean isClosed() {
+            return session.isClosed();
+        }
+
+        @Override
+        public void close() {
+            pool.close(session);
+        }
+    }
+
+    /** Hooks for metrics; called on the dispatcher thread. */
+    public interface Listener {
+        default void onBatch(int glimpses, long decodeNanos) {}
+
+        default void onGlimpse(Decision decision, long latencyNanos) {}
+    }
+
+    private record Request(RouterSession session, CompletableFuture<Decision> result, long enqueued) {}
+
+    private final Model model;
+    private final boolean ownsModel;
+    private final SessionPool pool;
+    private final double threshold;
+    private final EntropyMode mode;
+    private final String delimiter;
+    private final int maxBatch;
+    private final long maxWaitNanos;
+    private final BlockingQueue<Request> queue;
+    private final Listener listener;
+    private final Thread dispatcher;
+    private volatile boolean closed;
+
+    private GlimpRouter(Builder b, Model model, boolean ownsModel) {
+        this.model = model;
+        this.ownsModel = ownsModel;
+        EngineOptions options = EngineOptions.defaults().withContextSize(b.contextSize).withMaxSequences(b.maxSessions).withThreads(b.threads)
+                .withBatchSize(b.batchSize).withMicroBatchSize(b.batchSize);
+        this.pool = new SessionPool(model, options, TOP_K);
+        this.threshold = b.threshold;
+        this.mode = b.mode;
+        this.delimiter = b.delimiter;
+        this.maxBatch = b.maxBatch > 0 ? b.maxBatch : pool.options().maxSequences();
+        this.maxWaitNanos = b.maxWait.toNanos();
+        this.queue = new ArrayBlockingQueue<>(b.queueCapacity > 0 ? b.queueCapacity : 4 * this.maxBatch);
+        this.listener = b.listener;
+        this.dispatcher = Thread.ofPlatform().name("panscore-glimpse-dispatcher").daemon().start(this::dispatch);
+    }
+
+    /** k of the top-k renormalised entropy (the authors' code asks vLLM for the top 20). */
+    public static final int TOP_K = 20;
+
+    public static Builder builder(Path model) {
+        return new Builder(Objects.requireNonNull(model, "model"), null);
+    }
+
+    /** A router on a model the caller owns (and closes after the router). */
+    public static Builder builder(Model model) {
+        return new Builder(null, Objects.requireNonNull(model, "model"));
+    }
+
+    /** Settings; every one has a default. */
+    public static final class Builder {
+        private final Path path;
+        private final Model model;
+        private double threshold = 1.0;
+        private EntropyMode mode = EntropyMode.EXACT;
+        private String delimiter = "\n\n";
+        private int maxSessions = 16;
+        private int contextSize = 4096;
+        private int batchSize = 512;
+        private int threads = 0;
+        private int maxBatch = 0;
+        private Duration maxWait = Duration.ofNanos(200_000);
+        private int queueCapacity = 0;
+        private ModelOptions modelOptions = ModelOptions.defaults();
+        private Listener listener = new Listener() {};
+
+        private Builder(Path path, Model model) {
+            this.path = path;
+            this.model = model;
+        }
+
+        /** τ: a step goes to the large model when its entropy is at least τ (default 1.0, the authors' default on top-k entropy). */
+        public Builder threshold(double tau) {
+            if (!Double.isFinite(tau)) {
+                throw new IllegalArgumentException("threshold must be finite, got " + tau);
+            }
+            this.threshold = tau;
+            return this;
+        }
+
+        public Builder entropyMode(EntropyMode m) {
+            this.mode = Objects.requireNonNull(m);
+            return this;
+        }
+
+        /** Appended after every accepted step (default "\n\n", SPEC §2). */
+        public Builder delimiter(String d) {
+            this.delimiter = Objects.requireNonNull(d);
+            return this;
+        }
+
+        /** Most open sessions (default 16): one KV sequence slot each. */
+        public Builder maxSessions(int n) {
+            this.maxSessions = positive("maxSessions", n);
+            return this;
+        }
+
+        /** KV cache size in tokens shared by all sessions (default 4096). */
+        public Builder contextSize(int n) {
+            this.contextSize = positive("contextSize", n);
+            return this;
+        }
+
+        /** Most tokens per decode (default 512). */
+        public Builder batchSize(int n) {
+            this.batchSize = positive("batchSize", n);
+            return this;
+        }
+
+        public Builder threads(int n) {
+            this.threads = n;
+            return this;
+        }
+
+        /** Most glimpses per decode (default: maxSessions). */
+        public Builder maxBatch(int n) {
+            this.maxBatch = positive("maxBatch", n);
+            return this;
+        }
+
+        /** How long the dispatcher waits for more glimpses after the first (default 200 µs). */
+        public Builder maxWait(Duration d) {
+            this.maxWait = Objects.requireNonNull(d);
+            return this;
+        }
+
+        /** Most glimpses waiting (default 4 x maxBatch); beyond it, CapacityException. */
+        public Builder queueCapacity(int n) {
+            this.queueCapacity = positive("queueCapacity", n);
+            return this;
+        }
+
+        public Builder modelOptions(ModelOptions o) {
+            this.modelOptions = Objects.requireNonNull(o);
+            return this;
+        }
+
+        public Builder listener(Listener l) {
+            this.listener = Objects.requireNonNull(l);
+            return this;
+        }
+
+        public GlimpRouter build() {
+            if (model != null) {
+                return new GlimpRouter(this, model, false);
+            }
+            Model m = Model.load(path, modelOptions);
+            try {
+                return new GlimpRouter(this, m, true);
+            } catch (RuntimeException e) {
+                m.close();
+                throw e;
+            }
+        }
+
+        private static int positive(String name, int n) {
+            if (n <= 0) {
+                throw new IllegalArgumentException(name + " must be > 0, got " + n);
+            }
+            return n;
+        }
+    }
+
+    public Model model() {
+        return model;
+    }
+
+    public double threshold() {
+        return threshold;
+    }
+
+    public EntropyMode entropyMode() {
+        return mode;
+    }
+
+    /** Opens a session on a prompt given as text (tokenized with the model's BOS; special-token text is parsed). */
+    public RouterSession open(String prompt) {
+        return open(model.tokenize(prompt, true, true));
+    }
+
+    /** Opens a session on chat messages, rendered with the model's chat template and an open assistant turn. */
+    public RouterSession open(List<ChatMessage> messages) {
+        return open(model.renderChat(messages, null, true));
+    }
+
+    /** Opens a session on tokens. */
+    public RouterSession open(int[] tokens) {
+        requireOpen();
+        return new RouterSession(pool.open(tokens));
+    }
+
+    /** Appends an accepted step and the delimiter; decoded at the next glimpse. */
+    public void append(RouterSession s, String step) {
+        requireOpen();
+        pool.append(s.session, model.tokenize(step + delimiter, false, false));
+    }
+
+    /** Appends tokens as they are (no delimiter). */
+    public void appendTokens(RouterSession s, int[] tokens) {
+        requireOpen();
+        pool.append(s.session, tokens);
+    }
+
+    /** A new session with the same context (KV cells shared). */
+    public RouterSession fork(RouterSession s) {
+        requireOpen();
+        return new RouterSession(pool.fork(s.session));
+    }
+
+    /** Blocks until the session's glimpse is decided (batched with other callers'). */
+    public Decision glimpse(RouterSession s) {
+        try {
+            return glimpseAsync(s).join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof RuntimeException re) {
+                throw re;
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * Queues a glimpse.
+     *
+     * @throws CapacityException when the queue is full
+     */
+    public CompletableFuture<Decision> glimpseAsync(RouterSession s) {
+        requireOpen();
+        if (s.isClosed()) {
+            throw new ClosedException("session " + s.id() + " is closed");
+        }
+        CompletableFuture<Decision> f = new CompletableFuture<>();
+        if (!queue.offer(new Request(s, f, System.nanoTime()))) {
+            throw new CapacityException(13, "the router has " + queue.size() + " glimpses waiting, its limit; retry later");
+        }
+        if (closed) {
+            f.completeExceptionally(new ClosedException("the router is closed"));
+        }
+        return f;
+    }
+
+    /** A one-shot glimpse of a whole context (text, tokenized at once): a session opened and closed around it. */
+    public Decision glimpseContext(String context) {
+        try (RouterSession s = open(context)) {
+            return glimpse(s);
+        }
+    }
+
+    /** The same for tokens. */
+    public Decision glimpseContext(int[] tokens) {
+        try (RouterSession s = open(tokens)) {
+            return glimpse(s);
+        }
+    }
+
+    /**
+     * Picks τ so that about {@code largeFraction} of the sample contexts would go to the large model
+     * under this router's entropy mode.
+     */
+    public Calibration calibrate(List<String> contexts, double largeFraction) {
+        double[] e = new double[contexts.size()];
+        for (int i = 0; i < e.length; i += Math.max(1, pool.options().maxSequences() / 2)) {
+            int end = Math.min(e.length, i + Math.max(1, pool.options().maxSequences() / 2));
+            List<RouterSession> open = new ArrayList<>();
+            try {
+                for (int j = i; j < end; j++) {
+                    open.add(open(contexts.get(j)));
+                }
+                List<CompletableFuture<Decision>> fs = open.stream().map(this::glimpseAsync).toList();
+                for (int j = i; j < end; j++) {
+                    e[j] = fs.get(j - i).join().entropy();
+                }
+            } finally {
+                open.forEach(RouterSession::close);
+            }
+        }
+        return Calibration.of(e, largeFraction);
+    }
+
+    /** Open sessions. */
+    public int openSessions() {
+        return pool.openCount();
+    }
+
+    private void dispatch() {
+        List<Request> carry = new ArrayList<>();
+        while (!closed) {
+            List<Request> batch = new ArrayList<>(carry);
+            carry.clear();
+            try {
+                if (batch.isEmpty()) {
+                    Request first = queue.poll(50, TimeUnit.MILLISECONDS);
+                    if (first == null) {
+                        continue;
+                    }
+                    batch.add(first);
+                }
+                long deadline = System.nanoTime() + maxWaitNanos;
+                while (batch.size() < maxBatch) {
+                    long left = deadline - System.nanoTime();
+                    Request r = left > 0 ? queue.poll(left, TimeUnit.NANOSECONDS) : queue.poll();
+                    if (r == null) {
+                        break;
+                    }
+                    batch.add(r);
+                }
+            } catch (InterruptedException e) {
+                break;
+            }
+            run(batch);
+        }
+        Request r;
+        while ((r = queue.poll()) != null) {
+            r.result.completeExceptionally(new ClosedException("the router is closed"));
+        }
+    }
+
+    /** Decodes one batch; a session asked twice gets one answer; a failing batch is retried one by one. */
+    private void run(List<Request> batch) {
+        Map<RouterSession, List<Request>> bySession = new IdentityHashMap<>();
+        List<RouterSession> sessions = new ArrayList<>();
+        for (Request r : batch) {
+            if (r.session.isClosed()) {
+                r.result.completeExceptionally(new ClosedException("session " + r.session.id() + " is closed"));
+                continue;
+            }
+            bySession.computeIfAbsent(r.session, k -> {
+                sessions.add(k);
+                return new ArrayList<>();
+            }).add(r);
+        }
+        if (sessions.isEmpty()) {
+            return;
+        }
+        try {
+            long t0 = System.nanoTime();
+            List<Glimpse> glimpses = pool.glimpse(sessions.stream().map(s -> s.session).toList());
+            long t1 = System.nanoTime();
+            listener.onBatch(sessions.size(), t1 - t0);
+            for (int i = 0; i < sessions.size(); i++) {
+                Decision d = decide(glimpses.get(i));
+                for (Request r : bySession.get(sessions.get(i))) {
+                    listener.onGlimpse(d, t1 - r.enqueued);
+                    r.result.complete(d);
+                }
+            }
+        } catch (PanscoreException e) {
+            if (sessions.size() == 1) {
+                bySession.get(sessions.getFirst()).forEach(r -> r.result.completeExceptionally(e));
+            } else {
+                for (RouterSession s : sessions) { // isolate the failing session(s)
+                    run(bySession.get(s));
+                }
+            }
+        } catch (RuntimeException e) {
+            batch.forEach(r -> r.result.completeExceptionally(e));
+        }
+    }
+
+    private Decision decide(Glimpse g) {
+        double h = mode == EntropyMode.EXACT ? g.entropy() : g.topKEntropy();
+        return new Decision(h >= threshold ? Decision.Route.LARGE : Decision.Route.SMALL, h, g.entropy(), g.topKEntropy(), threshold, mode,
+                g.token(), model.tokenText(g.token()), g.logprob());
+    }
+
+    private void requireOpen() {
+        if (closed) {
+            throw new ClosedException("the router is closed");
+        }
+    }
+
+    /** Stops the dispatcher (waiting glimpses fail with ClosedException), frees all sessions. Idempotent. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            dispatcher.join(5_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        pool.close();
+        if (ownsModel) {
+            model.close();
+        }
+    }
+}
