@@ -7,6 +7,7 @@ import io.panscore.kernel.ScoreOptions;
 import io.panscore.kernel.Sequence;
 import io.panscore.kernel.TokenScores;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.AuxCounters;
@@ -25,7 +26,8 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * Scoring throughput, three ways over the same model, sequence and engine, in one run:
+ * Scoring throughput, three ways over the same model, token sequence and engine options, in one run
+ * (JMH runs each method in its own fork, one after the other, so they never compete for the cores):
  * <ul>
  *   <li>{@link #forwardOnly}: llama_decode asking for the logits of every scored position and
  *       computing no statistics (panscore's {@code ps_forward}). The ceiling: nothing that needs
@@ -50,7 +52,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
-@Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "-Xss4m"})
+@Fork(value = 1, jvmArgsAppend = "--enable-native-access=ALL-UNNAMED")
 @Warmup(iterations = 2, time = 5)
 @Measurement(iterations = 3, time = 10)
 public class ScoringBenchmark {
@@ -59,7 +61,7 @@ public class ScoringBenchmark {
     @Param({""})
     public String model;
 
-    /** Most tokens per llama_decode (EngineOptions.batchSize; capped by the engine to the context). */
+    /** Most tokens per llama_decode (EngineOptions.batchSize); the context is max(tokens + 1, batch). */
     @Param({"512"})
     public int batch;
 
@@ -107,30 +109,43 @@ public class ScoringBenchmark {
         Path path = BenchInputs.modelPath(model);
         loaded = Model.load(path);
         vocab = loaded.info().vocabSize();
+        // The context holds the sequence (tokens + 1) and at least one batch: the engine caps the
+        // batch to the context, and a micro-batch larger than the capped batch is refused.
         EngineOptions options = EngineOptions.defaults()
-                .withContextSize(tokens + 1)
+                .withContextSize(Math.max(tokens + 1, batch))
                 .withBatchSize(batch)
                 .withMicroBatchSize(ubatch)
                 .withMaxSequences(1)
                 .withThreads(threads)
                 .withSkipLogitsCopy(skipLogitsCopy);
-        engine = loaded.newEngine(options);
         int[] ids = BenchInputs.tokens(loaded, tokens + 1);
         seqs = List.of(Sequence.of(ids));
-        targets = java.util.Arrays.copyOfRange(ids, 1, ids.length);
+        targets = Arrays.copyOfRange(ids, 1, ids.length);
         scoreOptions = ScoreOptions.defaults().withTopK(topK);
+        crossCheck(options);
+        engine = loaded.newEngine(options);
         System.out.printf("%n# panscore: %s, vocabulary %,d, %d layers; engine %s; %d scored tokens per invocation%n",
                 path, vocab, loaded.info().layers(), engine.options(), tokens);
-        crossCheck();
     }
 
     /**
      * Runs the fused and the naive path once and insists they agree, so the two measure the same
      * work (and a broken naive implementation cannot flatter the ratio).
+     *
+     * <p>Each path gets its own short-lived engine: with skipLogitsCopy on, calling score, then
+     * forward or logits, then score again on one engine aborts the JVM in this llama.cpp
+     * ("llama_sampler_chain_backend_init() called twice": the skip-copy sampler chains are
+     * re-attached). The measured engine only ever runs one of the three paths.
      */
-    private void crossCheck() {
-        TokenScores fast = engine.score(seqs, scoreOptions).getFirst();
-        TokenScores slow = naive();
+    private void crossCheck(EngineOptions options) {
+        TokenScores fast;
+        try (Engine e = loaded.newEngine(options)) {
+            fast = e.score(seqs, scoreOptions).getFirst();
+        }
+        TokenScores slow;
+        try (Engine e = loaded.newEngine(options)) {
+            slow = naive(e);
+        }
         for (int i = 0; i < tokens; i++) {
             boolean ok = fast.argmax()[i] == slow.argmax()[i]
                     && Math.abs(fast.rank()[i] - slow.rank()[i]) <= 1
@@ -175,13 +190,13 @@ public class ScoringBenchmark {
     /** (c) Copy every row into a Java float[], then reduce it in single-threaded Java. */
     @Benchmark
     public TokenScores naiveCopyToJava(Counters counters) {
-        TokenScores out = naive();
+        TokenScores out = naive(engine);
         counters.scoredTokens += tokens;
         return out;
     }
 
-    private TokenScores naive() {
-        float[] logits = engine.logits(seqs); // tokens x vocab floats: 311 MB at 512 x 151,936
+    private TokenScores naive(Engine on) {
+        float[] logits = on.logits(seqs); // tokens x vocab floats: 311 MB at 512 x 151,936
         return NaiveJavaStats.score(logits, vocab, targets, (float) (1.0 / scoreOptions.temperature()), topK);
     }
 }
