@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole benchmark suite in one command: the JMH benchmarks (ScoringBenchmark, RowKernelBenchmark)
 # and llama.cpp's llama-perplexity on the same model and text, then a table with the ratios the
-# project is judged by. About 5 minutes on 2 cores (under 10); results are kept in
+# project is judged by. 5 to 6 minutes on 2 cores (under 10); results are kept in
 # bench/target/bench-results/<date>/ (JMH JSON, logs, summary.txt).
 #
 #   scripts/bench-all.sh [-m MODEL.gguf] [-t THREADS] [--quick] [-- EXTRA JMH ARGS...]

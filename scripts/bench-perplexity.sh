@@ -55,7 +55,12 @@ if [ ! -f "$jar" ]; then
     MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow" \
         mvn -B -ntp -q -pl bench -am package -DskipTests >&2
 fi
-bench_inputs() { java --enable-native-access=ALL-UNNAMED -cp "$jar" io.panscore.bench.BenchInputs "$@" 2>/dev/null; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+bench_inputs() { # the model path and text the JMH benchmarks use; the JVM's warnings only shown on failure
+    java --enable-native-access=ALL-UNNAMED -cp "$jar" io.panscore.bench.BenchInputs "$@" 2>"$work/java.err" ||
+        { cat "$work/java.err" >&2; echo "BenchInputs $1 failed (above)" >&2; return 1; }
+}
 
 # llama-perplexity, built on demand in the llama.cpp build tree the bindings module configured
 ppl=${LLAMA_PERPLEXITY:-}
@@ -71,8 +76,6 @@ if [ -z "$ppl" ]; then
 fi
 
 model=$(bench_inputs model "$model")
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 # the JMH text, repeated until it tokenizes to HI chunks (+1 token: the tokenizer may count BOS)
 bench_inputs text $((hi * ctx + 1)) "$model" >"$work/text.txt"
 per_chunk=$((ctx - ctx / 2 - 1))

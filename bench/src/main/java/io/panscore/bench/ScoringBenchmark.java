@@ -146,6 +146,9 @@ public class ScoringBenchmark {
         try (Engine e = loaded.newEngine(options)) {
             slow = naive(e);
         }
+        if (!Arrays.equals(fast.topIds(), slow.topIds())) {
+            throw new IllegalStateException("fused and naive top-" + topK + " ids disagree");
+        }
         for (int i = 0; i < tokens; i++) {
             boolean ok = fast.argmax()[i] == slow.argmax()[i]
                     && Math.abs(fast.rank()[i] - slow.rank()[i]) <= 1
