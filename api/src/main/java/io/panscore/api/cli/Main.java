@@ -11,11 +11,15 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "panscore", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
         description = "Exact per-token log-probs, entropy and rank under llama.cpp models.",
-        subcommands = {DemoCommand.class, ScoreCommand.class, RsrCommand.class, PrmCommand.class, InfoCommand.class, FixtureCommand.class,
+        subcommands = {DemoCommand.class, ScoreCommand.class, RsrCommand.class, PrmCommand.class, ServeCommand.class, InfoCommand.class, FixtureCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main {
 
     public static void main(String[] args) {
+        // quiet logs: only warnings from the libraries (Jetty) unless asked otherwise
+        if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
+            System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
+        }
         System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
     }
 
