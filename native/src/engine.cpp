@@ -314,6 +314,7 @@ int32_t run_decodes(ps_engine & e, const ps_sequence * seqs, Plan & plan, AfterD
     std::vector<bool> admitted(plan.jobs.size(), false);
     size_t first_pending = 0; // every job before this one has been admitted
     int64_t kv_used = 0;
+    int32_t open_groups = 0;  // groups whose prefix is held for members not yet admitted
 
     auto add_tokens = [&](int32_t slot) {
         const Job & job = plan.jobs[slot_job[slot]];
@@ -350,9 +351,11 @@ int32_t run_decodes(ps_engine & e, const ps_sequence * seqs, Plan & plan, AfterD
                 llama_memory_seq_rm(mem, g.holder, -1, -1);
                 slot_job[g.holder] = -1;
                 g.holder = -1;
+                --open_groups;
             }
         } else if (job.seq < 0) {
             plan.groups[job.group].holder = slot;
+            ++open_groups;
         }
     };
 
@@ -372,6 +375,10 @@ int32_t run_decodes(ps_engine & e, const ps_sequence * seqs, Plan & plan, AfterD
             if (admitted[j]) continue;
             const Job & job = plan.jobs[j];
             if (job.seq >= 0 && job.group >= 0 && !plan.groups[job.group].decoded) continue; // prefix not ready
+            // One group at a time holds a prefix for members still to come: a held prefix keeps its
+            // KV cells until its last member is admitted, so several at once could fill the cache
+            // with prefixes whose members then never fit.
+            if (job.seq < 0 && open_groups > 0) continue;
             int32_t slot = -1, n_free = 0;
             for (int32_t k = n_slots - 1; k >= 0; --k) {
                 if (slot_job[k] < 0) { slot = k; ++n_free; }

@@ -107,6 +107,33 @@ class PackingTest {
         }
     }
 
+    /** Many prompt groups in a small KV cache: held prefixes must never fill it (a stall). */
+    @Test
+    void manyGroupsInASmallContext() {
+        Model model = TestModels.tiny();
+        List<Sequence> unshared = new ArrayList<>();
+        List<Sequence> shared = new ArrayList<>();
+        for (int m = 0; m < 3; m++) {
+            for (int g = 0; g < 6; g++) { // members of different groups interleaved, as in real input
+                int[] prompt = model.tokenize("Prompt " + g + " is a question with several words in it, asked once.", true, false);
+                int[] resp = model.tokenize("Answer " + m + " to prompt " + g + ": " + "some words ".repeat(4 + 3 * m), false, false);
+                int[] all = Arrays.copyOf(prompt, prompt.length + resp.length);
+                System.arraycopy(resp, 0, all, prompt.length, resp.length);
+                unshared.add(Sequence.from(all, prompt.length));
+                shared.add(Sequence.from(all, prompt.length).sharingPrefix(g + 1, prompt.length));
+            }
+        }
+        try (Engine engine = model.newEngine(EngineOptions.defaults().withContextSize(160).withMaxSequences(16))) {
+            List<TokenScores> a = engine.score(unshared, ScoreOptions.defaults());
+            List<TokenScores> b = engine.score(shared, ScoreOptions.defaults());
+            for (int s = 0; s < a.size(); s++) {
+                for (int i = 0; i < a.get(s).size(); i++) {
+                    assertEquals(a.get(s).logprob()[i], b.get(s).logprob()[i], 1e-4, "seq " + s + " pos " + i);
+                }
+            }
+        }
+    }
+
     @Test
     void groupMembersMustReallyShareTheirPrefix() {
         Model model = TestModels.tiny();

@@ -98,10 +98,17 @@ public final class RouterServer implements AutoCloseable {
 
     /** Stops accepting, lets requests in flight finish (up to the stop timeout), closes the sessions it opened. */
     @Override
-    public void close() throws Exception {
-        server.stop();
-        sessions.values().forEach(GlimpRouter.RouterSession::close);
-        sessions.clear();
+    public void close() throws IOException {
+        try {
+            server.stop();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (Exception e) {
+            throw new IOException("stopping the HTTP server failed: " + e.getMessage(), e);
+        } finally {
+            sessions.values().forEach(GlimpRouter.RouterSession::close);
+            sessions.clear();
+        }
     }
 
     /** An HTTP error with its status. */
