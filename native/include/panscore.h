@@ -172,9 +172,13 @@ typedef struct ps_engine_params {
     int32_t n_ubatch;         /* most tokens computed at once (micro-batch); 0 = 512, <= n_batch  */
     int32_t n_seq_max;        /* most sequences packed into one decode; 0 = 16                   */
     int32_t n_threads;        /* threads for the forward pass and the reduction; 0 = all cores   */
-    int32_t skip_logits_copy; /* 1 (default): stop llama.cpp copying every logits row into its
-                                 host output buffer (the statistics are read in place, so that
-                                 copy is waste); 0: leave llama.cpp's copy on (for comparison)   */
+    int32_t skip_logits_copy; /* whether llama.cpp still copies every logits row into its host
+                                 output buffer while ps_score reads the rows in place:
+                                 -1 (default) = skip it when the logits live on a GPU, where the
+                                 copy is a device-to-host transfer of [tokens x vocab] floats;
+                                 keep it on the CPU, where skipping saves nothing measurable but
+                                 makes llama.cpp reserve 3x more output memory (see BENCHMARKS);
+                                 1 = skip; 0 = keep                                               */
     int32_t flash_attn;       /* 0 (default): off. llama.cpp's CPU flash attention accumulates in
                                  F16, so results then depend on how sequences are packed (~1e-4);
                                  1: on; -1: llama.cpp decides                                    */

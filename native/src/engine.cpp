@@ -482,7 +482,7 @@ ps_engine_params ps_engine_default_params(void) {
     p.n_ubatch = 0;
     p.n_seq_max = 0;
     p.n_threads = 0;
-    p.skip_logits_copy = 1;
+    p.skip_logits_copy = -1;
     p.flash_attn = 0;
     return p;
 }
@@ -511,7 +511,16 @@ int32_t ps_engine_create(ps_model * model, const ps_engine_params * params, ps_e
             return fail(PS_ERR_INVALID_ARGUMENT, "n_seq_max (%d) exceeds llama.cpp's limit of %d", p.n_seq_max, max_seq);
         }
         p.n_threads = resolve_threads(p.n_threads);
-        p.skip_logits_copy = p.skip_logits_copy ? 1 : 0;
+        if (p.skip_logits_copy < -1 || p.skip_logits_copy > 1) {
+            return fail(PS_ERR_INVALID_ARGUMENT, "skip_logits_copy must be -1 (auto), 0 or 1, got %d", p.skip_logits_copy);
+        }
+        if (p.skip_logits_copy == -1) {
+#ifdef PANSCORE_WITH_CUDA
+            p.skip_logits_copy = model->n_gpu_layers != 0 ? 1 : 0;
+#else
+            p.skip_logits_copy = 0;
+#endif
+        }
         if (p.flash_attn < -1 || p.flash_attn > 1) {
             return fail(PS_ERR_INVALID_ARGUMENT, "flash_attn must be -1 (auto), 0 (off) or 1 (on), got %d", p.flash_attn);
         }

@@ -19,4 +19,5 @@ struct ps_model {
     llama_model *       model = nullptr;
     const llama_vocab * vocab = nullptr;
     ps_model_info       info{};
+    int32_t             n_gpu_layers = 0; // as loaded: decides where the logits live
 };

@@ -144,6 +144,7 @@ int32_t ps_model_load(const char * path, const ps_model_params * params, ps_mode
         auto * model = new ps_model();
         model->model = m;
         model->vocab = llama_model_get_vocab(m);
+        model->n_gpu_layers = p.n_gpu_layers;
         ps_model_info & info = model->info;
         info.n_vocab = llama_vocab_n_tokens(model->vocab);
         info.n_ctx_train = llama_model_n_ctx_train(m);

@@ -47,7 +47,7 @@ public final class Engine implements AutoCloseable {
             ps_engine_params.n_ubatch(p, options.microBatchSize());
             ps_engine_params.n_seq_max(p, options.maxSequences());
             ps_engine_params.n_threads(p, options.threads());
-            ps_engine_params.skip_logits_copy(p, options.skipLogitsCopy() ? 1 : 0);
+            ps_engine_params.skip_logits_copy(p, options.logitsCopy().code);
             ps_engine_params.flash_attn(p, options.flashAttention().code);
             MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
             NativeCalls.check(panscore_h.ps_engine_create(use.handle(), p, out), "creating an engine");
@@ -55,7 +55,7 @@ public final class Engine implements AutoCloseable {
             NativeCalls.check(panscore_h.ps_engine_params_get(handle, p), "reading engine parameters");
             EngineOptions effective = new EngineOptions(ps_engine_params.n_ctx(p), ps_engine_params.n_batch(p),
                     ps_engine_params.n_ubatch(p), ps_engine_params.n_seq_max(p), ps_engine_params.n_threads(p),
-                    ps_engine_params.skip_logits_copy(p) != 0,
+                    EngineOptions.LogitsCopy.of(ps_engine_params.skip_logits_copy(p)),
                     EngineOptions.FlashAttention.of(ps_engine_params.flash_attn(p)));
             return new Engine(model, handle, effective);
         } catch (RuntimeException e) {

@@ -10,14 +10,34 @@ package io.panscore.kernel;
  * @param microBatchSize most tokens computed at once (0 = 512, at most batchSize)
  * @param maxSequences   most sequences packed into one decode (0 = 16)
  * @param threads        threads for the forward pass and the reduction (0 = all cores)
- * @param skipLogitsCopy stop llama.cpp from copying every logits row into its own output buffer
- *                       while scoring (default true); the statistics are read where the rows are
- *                       computed, so the copy is waste
+ * @param logitsCopy     whether llama.cpp still copies every logits row into its own output buffer
+ *                       while scoring (the statistics are read where the rows are computed):
+ *                       AUTO (default) skips the copy when the logits are on a GPU and keeps it on
+ *                       the CPU, where skipping gains nothing measurable but costs memory
  * @param flashAttention llama.cpp's flash attention: OFF (default; on the CPU it accumulates in F16,
  *                       which makes results depend on how sequences are packed by ~1e-4), ON, AUTO
  */
 public record EngineOptions(int contextSize, int batchSize, int microBatchSize, int maxSequences, int threads,
-        boolean skipLogitsCopy, FlashAttention flashAttention) {
+        LogitsCopy logitsCopy, FlashAttention flashAttention) {
+
+    /** Whether llama.cpp copies each logits row into its host output buffer while panscore scores. */
+    public enum LogitsCopy {
+        AUTO(-1), KEEP(0), SKIP(1);
+
+        final int code;
+
+        LogitsCopy(int code) {
+            this.code = code;
+        }
+
+        static LogitsCopy of(int code) {
+            return switch (code) {
+                case 0 -> KEEP;
+                case 1 -> SKIP;
+                default -> AUTO;
+            };
+        }
+    }
 
     /** Whether llama.cpp uses flash attention. */
     public enum FlashAttention {
@@ -40,6 +60,7 @@ public record EngineOptions(int contextSize, int batchSize, int microBatchSize, 
 
     public EngineOptions {
         java.util.Objects.requireNonNull(flashAttention, "flashAttention");
+        java.util.Objects.requireNonNull(logitsCopy, "logitsCopy");
         requireNonNegative("contextSize", contextSize);
         requireNonNegative("batchSize", batchSize);
         requireNonNegative("microBatchSize", microBatchSize);
@@ -57,34 +78,39 @@ public record EngineOptions(int contextSize, int batchSize, int microBatchSize, 
     }
 
     public static EngineOptions defaults() {
-        return new EngineOptions(0, 0, 0, 0, 0, true, FlashAttention.OFF);
+        return new EngineOptions(0, 0, 0, 0, 0, LogitsCopy.AUTO, FlashAttention.OFF);
     }
 
     public EngineOptions withContextSize(int v) {
-        return new EngineOptions(v, batchSize, microBatchSize, maxSequences, threads, skipLogitsCopy, flashAttention);
+        return new EngineOptions(v, batchSize, microBatchSize, maxSequences, threads, logitsCopy, flashAttention);
     }
 
     public EngineOptions withBatchSize(int v) {
-        return new EngineOptions(contextSize, v, microBatchSize, maxSequences, threads, skipLogitsCopy, flashAttention);
+        return new EngineOptions(contextSize, v, microBatchSize, maxSequences, threads, logitsCopy, flashAttention);
     }
 
     public EngineOptions withMicroBatchSize(int v) {
-        return new EngineOptions(contextSize, batchSize, v, maxSequences, threads, skipLogitsCopy, flashAttention);
+        return new EngineOptions(contextSize, batchSize, v, maxSequences, threads, logitsCopy, flashAttention);
     }
 
     public EngineOptions withMaxSequences(int v) {
-        return new EngineOptions(contextSize, batchSize, microBatchSize, v, threads, skipLogitsCopy, flashAttention);
+        return new EngineOptions(contextSize, batchSize, microBatchSize, v, threads, logitsCopy, flashAttention);
     }
 
     public EngineOptions withThreads(int v) {
-        return new EngineOptions(contextSize, batchSize, microBatchSize, maxSequences, v, skipLogitsCopy, flashAttention);
+        return new EngineOptions(contextSize, batchSize, microBatchSize, maxSequences, v, logitsCopy, flashAttention);
     }
 
-    public EngineOptions withSkipLogitsCopy(boolean v) {
+    public EngineOptions withLogitsCopy(LogitsCopy v) {
         return new EngineOptions(contextSize, batchSize, microBatchSize, maxSequences, threads, v, flashAttention);
     }
 
+    /** SKIP (true) or KEEP (false) llama.cpp's copy of the logits. */
+    public EngineOptions withSkipLogitsCopy(boolean skip) {
+        return withLogitsCopy(skip ? LogitsCopy.SKIP : LogitsCopy.KEEP);
+    }
+
     public EngineOptions withFlashAttention(FlashAttention v) {
-        return new EngineOptions(contextSize, batchSize, microBatchSize, maxSequences, threads, skipLogitsCopy, v);
+        return new EngineOptions(contextSize, batchSize, microBatchSize, maxSequences, threads, logitsCopy, v);
     }
 }

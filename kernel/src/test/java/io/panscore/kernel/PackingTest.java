@@ -44,7 +44,9 @@ class PackingTest {
     void alternatingScoreAndLogitsOnOneEngine() {
         Model model = TestModels.tiny();
         int[] tokens = model.tokenize(TestModels.TEXT, true, false);
-        try (Engine e = model.newEngine(EngineOptions.defaults().withContextSize(256))) {
+        // SKIP attaches llama.cpp backend samplers for scoring and detaches them for the raw logits
+        try (Engine e = model.newEngine(EngineOptions.defaults().withContextSize(256).withSkipLogitsCopy(true))) {
+            assertEquals(EngineOptions.LogitsCopy.SKIP, e.options().logitsCopy());
             TokenScores first = e.score(Sequence.of(tokens));
             for (int round = 0; round < 3; round++) {
                 float[] logits = e.logits(List.of(Sequence.of(tokens)));

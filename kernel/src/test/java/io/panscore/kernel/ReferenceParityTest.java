@@ -92,6 +92,11 @@ class ReferenceParityTest {
     }
 
     @Test
+    void skippingLlamaCppsLogitsCopy() {
+        assertParity(TestModels.tiny(), EngineOptions.defaults().withSkipLogitsCopy(true), ScoreOptions.defaults().withTopK(3), 40);
+    }
+
+    @Test
     void fullQwen2Vocabulary() {
         assertParity(TestModels.qwen2(), EngineOptions.defaults().withContextSize(256).withBatchSize(64),
                 ScoreOptions.defaults().withTopK(4), 40);
