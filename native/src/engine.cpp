@@ -168,6 +168,45 @@ int32_t set_skip_samplers(ps_engine & e, bool attach) {
     return PS_OK;
 }
 
+
+// Checks the scoring parameters and output buffers shared by ps_score and ps_session_decode.
+int32_t check_score_params(const ps_engine & e, const ps_score_params & p, const char * where, const ps_token_stats * out_stats,
+                           const int32_t * out_topk_ids, const float * out_topk_logprobs) {
+    if (!(p.temperature >= 0.0f) || std::isinf(p.temperature)) {
+        return fail(PS_ERR_INVALID_ARGUMENT, "temperature must be a finite number > 0 (0 means 1), got %g", p.temperature);
+    }
+    if (p.top_k < 0 || p.top_k > e.n_vocab) {
+        return fail(PS_ERR_INVALID_ARGUMENT, "top_k must be in [0, %d], got %d", e.n_vocab, p.top_k);
+    }
+    if (out_stats == nullptr || (p.top_k > 0 && (out_topk_ids == nullptr || out_topk_logprobs == nullptr))) {
+        return fail(PS_ERR_INVALID_ARGUMENT, "%s: missing output buffer", where);
+    }
+    return PS_OK;
+}
+
+// Arms the eval callback: from now on every logits row llama.cpp computes is reduced in place.
+void begin_fused(ps_engine & e, const ps_score_params & p, ps_token_stats * out_stats, int32_t * out_topk_ids,
+                 float * out_topk_logprobs) {
+    set_skip_samplers(e, e.params.skip_logits_copy != 0);
+    e.fused = true;
+    e.inv_t = p.temperature == 0.0f ? 1.0f : 1.0f / p.temperature;
+    e.top_k = p.top_k;
+    e.out_stats = out_stats;
+    e.out_topk_ids = out_topk_ids;
+    e.out_topk_logprobs = out_topk_logprobs;
+    e.cb_status = PS_OK;
+    e.cb_error.clear();
+}
+
+// Empties the batch and the per-row bookkeeping before filling a new decode.
+void reset_batch(ps_engine & e) {
+    e.batch.n_tokens = 0;
+    e.row_target.clear();
+    e.row_dest.clear();
+    e.row_batch.clear();
+    e.rows_done = 0;
+}
+
 struct SeqPlan {
     int64_t first_dest; // index of the sequence's first result
     int32_t n_decode;   // tokens to decode: [0, score_end - 1)
@@ -360,11 +399,7 @@ int32_t run_decodes(ps_engine & e, const ps_sequence * seqs, Plan & plan, AfterD
     };
 
     while (true) {
-        e.batch.n_tokens = 0;
-        e.row_target.clear();
-        e.row_dest.clear();
-        e.row_batch.clear();
-        e.rows_done = 0;
+        reset_batch(e);
 
         for (int32_t slot = 0; slot < n_slots; ++slot) {
             const int32_t j = slot_job[slot];
@@ -435,6 +470,10 @@ int32_t run_decodes(ps_engine & e, const ps_sequence * seqs, Plan & plan, AfterD
 
 namespace panscore {
 namespace {
+
+int32_t bad_slot(const ps_engine & e, int32_t seq_id) {
+    return fail(PS_ERR_INVALID_ARGUMENT, "slot %d is outside [0, %d)", seq_id, e.params.n_seq_max);
+}
 
 // Validates a session call: slots in range, used once, positions continuing each slot.
 int32_t check_appends(ps_engine & e, const ps_append * appends, int32_t n) {
@@ -581,28 +620,13 @@ int32_t ps_score(ps_engine * engine, const ps_sequence * seqs, int32_t n_seqs, c
         if (engine == nullptr) return fail(PS_ERR_INVALID_ARGUMENT, "ps_score: engine is NULL");
         ps_engine & e = *engine;
         const ps_score_params p = params ? *params : ps_score_default_params();
-        if (!(p.temperature >= 0.0f) || std::isinf(p.temperature)) {
-            return fail(PS_ERR_INVALID_ARGUMENT, "temperature must be a finite number > 0 (0 means 1), got %g", p.temperature);
-        }
-        if (p.top_k < 0 || p.top_k > e.n_vocab) {
-            return fail(PS_ERR_INVALID_ARGUMENT, "top_k must be in [0, %d], got %d", e.n_vocab, p.top_k);
-        }
-        if (out_stats == nullptr || (p.top_k > 0 && (out_topk_ids == nullptr || out_topk_logprobs == nullptr))) {
-            return fail(PS_ERR_INVALID_ARGUMENT, "ps_score: missing output buffer");
-        }
+        int32_t st = check_score_params(e, p, "ps_score", out_stats, out_topk_ids, out_topk_logprobs);
+        if (st != PS_OK) return st;
         Plan plan;
-        int32_t st = plan_sequences(e, seqs, n_seqs, plan);
+        st = plan_sequences(e, seqs, n_seqs, plan);
         if (st != PS_OK) return st;
 
-        set_skip_samplers(e, e.params.skip_logits_copy != 0);
-        e.fused = true;
-        e.inv_t = p.temperature == 0.0f ? 1.0f : 1.0f / p.temperature;
-        e.top_k = p.top_k;
-        e.out_stats = out_stats;
-        e.out_topk_ids = out_topk_ids;
-        e.out_topk_logprobs = out_topk_logprobs;
-        e.cb_status = PS_OK;
-        e.cb_error.clear();
+        begin_fused(e, p, out_stats, out_topk_ids, out_topk_logprobs);
         st = run_decodes(e, seqs, plan, [&]() -> int32_t {
             if (e.cb_status == PS_ERR_NAN_LOGITS) {
                 int32_t seq = 0, pos = 0;
@@ -654,38 +678,21 @@ int32_t ps_session_decode(ps_engine * engine, const ps_append * appends, int32_t
         if (engine == nullptr) return fail(PS_ERR_INVALID_ARGUMENT, "ps_session_decode: engine is NULL");
         ps_engine & e = *engine;
         const ps_score_params p = params ? *params : ps_score_default_params();
-        if (!(p.temperature >= 0.0f) || std::isinf(p.temperature)) {
-            return fail(PS_ERR_INVALID_ARGUMENT, "temperature must be a finite number > 0 (0 means 1), got %g", p.temperature);
-        }
-        if (p.top_k < 0 || p.top_k > e.n_vocab) return fail(PS_ERR_INVALID_ARGUMENT, "top_k must be in [0, %d], got %d", e.n_vocab, p.top_k);
-        if (out_stats == nullptr || (p.top_k > 0 && (out_topk_ids == nullptr || out_topk_logprobs == nullptr))) {
-            return fail(PS_ERR_INVALID_ARGUMENT, "ps_session_decode: missing output buffer");
-        }
-        int32_t st = check_appends(e, appends, n_appends);
+        int32_t st = check_score_params(e, p, "ps_session_decode", out_stats, out_topk_ids, out_topk_logprobs);
+        if (st != PS_OK) return st;
+        st = check_appends(e, appends, n_appends);
         if (st != PS_OK) return st;
 
         llama_memory_t mem = llama_get_memory(e.ctx);
         auto undo = [&]() {
             for (int32_t i = 0; i < n_appends; ++i) llama_memory_seq_rm(mem, appends[i].seq_id, appends[i].pos, -1);
         };
-        set_skip_samplers(e, e.params.skip_logits_copy != 0);
-        e.fused = true;
-        e.inv_t = p.temperature == 0.0f ? 1.0f : 1.0f / p.temperature;
-        e.top_k = p.top_k;
-        e.out_stats = out_stats;
-        e.out_topk_ids = out_topk_ids;
-        e.out_topk_logprobs = out_topk_logprobs;
-        e.cb_status = PS_OK;
-        e.cb_error.clear();
+        begin_fused(e, p, out_stats, out_topk_ids, out_topk_logprobs);
 
         int32_t next = 0;      // append being filled
         int32_t cursor = 0;    // its next token
         while (next < n_appends) {
-            e.batch.n_tokens = 0;
-            e.row_target.clear();
-            e.row_dest.clear();
-            e.row_batch.clear();
-            e.rows_done = 0;
+            reset_batch(e);
             while (next < n_appends && e.batch.n_tokens < e.params.n_batch) {
                 const ps_append & a = appends[next];
                 const int32_t k = e.batch.n_tokens++;
@@ -748,9 +755,7 @@ int32_t ps_session_copy(ps_engine * engine, int32_t src, int32_t dst, int32_t n_
 int32_t ps_session_clear(ps_engine * engine, int32_t seq_id) {
     return guarded("ps_session_clear", [&]() -> int32_t {
         if (engine == nullptr) return fail(PS_ERR_INVALID_ARGUMENT, "ps_session_clear: engine is NULL");
-        if (seq_id < 0 || seq_id >= engine->params.n_seq_max) {
-            return fail(PS_ERR_INVALID_ARGUMENT, "slot %d is outside [0, %d)", seq_id, engine->params.n_seq_max);
-        }
+        if (seq_id < 0 || seq_id >= engine->params.n_seq_max) return bad_slot(*engine, seq_id);
         llama_memory_seq_rm(llama_get_memory(engine->ctx), seq_id, -1, -1);
         return PS_OK;
     });
@@ -759,9 +764,7 @@ int32_t ps_session_clear(ps_engine * engine, int32_t seq_id) {
 int32_t ps_session_length(ps_engine * engine, int32_t seq_id, int32_t * out_n) {
     return guarded("ps_session_length", [&]() -> int32_t {
         if (engine == nullptr || out_n == nullptr) return fail(PS_ERR_INVALID_ARGUMENT, "ps_session_length: NULL argument");
-        if (seq_id < 0 || seq_id >= engine->params.n_seq_max) {
-            return fail(PS_ERR_INVALID_ARGUMENT, "slot %d is outside [0, %d)", seq_id, engine->params.n_seq_max);
-        }
+        if (seq_id < 0 || seq_id >= engine->params.n_seq_max) return bad_slot(*engine, seq_id);
         *out_n = llama_memory_seq_pos_max(llama_get_memory(engine->ctx), seq_id) + 1;
         return PS_OK;
     });

@@ -3,10 +3,7 @@ package io.panscore.api;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.panscore.api.cli.Main;
 import io.panscore.kernel.fixture.Fixtures;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -15,18 +12,13 @@ import org.junit.jupiter.api.io.TempDir;
 /** The CLI end to end, in-process: exit codes, the table, and error messages without stack traces. */
 class CliTest {
 
-    private record Run(int status, String out, String err) {}
-
-    private static Run run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int status = Main.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
-        return new Run(status, out.toString(), err.toString());
+    private static CliRun run(String... args) {
+        return CliRun.of(args);
     }
 
     @Test
     void demoPrintsAPerTokenTable() {
-        Run r = run("demo", "--model", Fixtures.tiny().toString(), "--ctx", "256", "--threads", "2");
+        CliRun r = run("demo", "--model", Fixtures.tiny().toString(), "--ctx", "256", "--threads", "2");
         assertEquals(0, r.status(), r.err());
         assertTrue(r.out().contains("logprob") && r.out().contains("entropy") && r.out().contains("rank"), r.out());
         assertTrue(r.out().contains("tokens scored: mean surprisal"), r.out());
@@ -34,7 +26,7 @@ class CliTest {
 
     @Test
     void scoreAsJsonLines() {
-        Run r = run("score", "--model", Fixtures.tiny().toString(), "--text", "one two three", "--format", "jsonl", "--ctx", "64");
+        CliRun r = run("score", "--model", Fixtures.tiny().toString(), "--text", "one two three", "--format", "jsonl", "--ctx", "64");
         assertEquals(0, r.status(), r.err());
         String[] lines = r.out().strip().split("\n");
         assertTrue(lines.length >= 2, r.out());
@@ -43,13 +35,13 @@ class CliTest {
 
     @Test
     void errorsAreOneLineWithExitStatus1(@TempDir Path dir) throws Exception {
-        Run missing = run("score", "--model", dir.resolve("missing.gguf").toString(), "--text", "hi");
+        CliRun missing = run("score", "--model", dir.resolve("missing.gguf").toString(), "--text", "hi");
         assertEquals(1, missing.status());
         assertTrue(missing.err().startsWith("panscore: ") && missing.err().contains("missing.gguf"), missing.err());
         assertTrue(!missing.err().contains("\tat "), "no stack trace: " + missing.err());
 
         Path notGguf = Files.writeString(dir.resolve("x.gguf"), "hello");
-        Run bad = run("score", "--model", notGguf.toString(), "--text", "hi");
+        CliRun bad = run("score", "--model", notGguf.toString(), "--text", "hi");
         assertEquals(1, bad.status());
         assertTrue(bad.err().contains("not a GGUF file"), bad.err());
     }
@@ -63,9 +55,9 @@ class CliTest {
     @Test
     void fixtureAndInfo(@TempDir Path dir) {
         Path out = dir.resolve("tiny.gguf");
-        Run w = run("fixture", "--out", out.toString(), "--preset", "tiny", "--seed", "3");
+        CliRun w = run("fixture", "--out", out.toString(), "--preset", "tiny", "--seed", "3");
         assertEquals(0, w.status(), w.err());
-        Run info = run("info", "--model", out.toString());
+        CliRun info = run("info", "--model", out.toString());
         assertEquals(0, info.status(), info.err());
         assertTrue(info.out().contains("architecture qwen2") && info.out().contains("vocabulary 2,051"), info.out());
     }

@@ -4,12 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.panscore.api.cli.Main;
 import io.panscore.kernel.fixture.FixtureSpec;
 import io.panscore.kernel.fixture.Fixtures;
 import java.io.InputStream;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,13 +16,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 class PrmCliTest {
 
-    private record Run(int status, String out, String err) {}
-
-    private static Run run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int status = Main.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
-        return new Run(status, out.toString(), err.toString());
+    private static CliRun run(String... args) {
+        return CliRun.of(args);
     }
 
     private static String[] args(Path in, Path out, String... more) {
@@ -44,7 +36,7 @@ class PrmCliTest {
         }
         Path in = Files.writeString(dir.resolve("in.jsonl"), sample + "{\"id\": \"bad\"\n");
         Path out = dir.resolve("out.jsonl");
-        Run r = run(args(in, out, "--select-best", "--agg", "min", "--filter-threshold", "-0.5", "--filter-mode", "truncate", "--timings"));
+        CliRun r = run(args(in, out, "--select-best", "--agg", "min", "--filter-threshold", "-0.5", "--filter-mode", "truncate", "--timings"));
         assertEquals(0, r.status(), r.err());
         assertTrue(r.err().contains("skipping line 19: not valid JSON"), r.err());
         assertTrue(r.out().contains("best response per problem") && r.out().contains("step filter") && r.out().contains("time: policy"), r.out());
@@ -64,10 +56,10 @@ class PrmCliTest {
     @Test
     void argumentErrors(@TempDir Path dir) throws Exception {
         Path in = Files.writeString(dir.resolve("in.jsonl"), "");
-        Run noRef = run("prm", "--policy", Fixtures.tiny().toString(), "--in", in.toString(), "--out", dir.resolve("o.jsonl").toString());
+        CliRun noRef = run("prm", "--policy", Fixtures.tiny().toString(), "--in", in.toString(), "--out", dir.resolve("o.jsonl").toString());
         assertEquals(1, noRef.status());
         assertTrue(noRef.err().contains("give --ref, or --no-ref"), noRef.err());
-        Run mismatch = run("prm", "--policy", Fixtures.tiny().toString(), "--ref", Fixtures.qwen2().toString(), "--in", in.toString(), "--out",
+        CliRun mismatch = run("prm", "--policy", Fixtures.tiny().toString(), "--ref", Fixtures.qwen2().toString(), "--in", in.toString(), "--out",
                 dir.resolve("o.jsonl").toString(), "--ctx", "64");
         assertEquals(1, mismatch.status());
         assertTrue(mismatch.err().contains("same tokenizer"), mismatch.err());

@@ -8,8 +8,6 @@ import io.panscore.api.cli.Main;
 import io.panscore.kernel.fixture.Fixtures;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,13 +20,8 @@ import org.junit.jupiter.api.io.TempDir;
 /** {@code panscore rsr} end to end: output, summaries, malformed input, and resuming after a kill. */
 class RsrCliTest {
 
-    private record Run(int status, String out, String err) {}
-
-    private static Run run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int status = Main.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
-        return new Run(status, out.toString(), err.toString());
+    private static CliRun run(String... args) {
+        return CliRun.of(args);
     }
 
     private static String sample() throws IOException {
@@ -62,7 +55,7 @@ class RsrCliTest {
     void scoresAndSummarises(@TempDir Path dir) throws IOException {
         Path in = Files.writeString(dir.resolve("in.jsonl"), sample());
         Path out = dir.resolve("out.jsonl");
-        Run r = run(args(in, out, "--by-teacher", "--select-best", "--step-delimiter", "\\n\\n"));
+        CliRun r = run(args(in, out, "--by-teacher", "--select-best", "--step-delimiter", "\\n\\n"));
         assertEquals(0, r.status(), r.err());
         assertEquals(18, Files.readAllLines(out).size());
         assertTrue(r.out().contains("teachers by dataset RSR") && r.out().contains("best trajectory per problem"), r.out());
@@ -81,7 +74,7 @@ class RsrCliTest {
         String input = lines[0] + "\n{broken\n" + lines[1] + "\n{\"id\": \"x\", \"prompt\": \"p\"}\n" + lines[2] + "\n";
         Path in = Files.writeString(dir.resolve("in.jsonl"), input);
         Path out = dir.resolve("skip.jsonl");
-        Run skip = run(args(in, out));
+        CliRun skip = run(args(in, out));
         assertEquals(0, skip.status(), skip.err());
         assertTrue(skip.err().contains("skipping line 2: not valid JSON"), skip.err());
         assertTrue(skip.err().contains("skipping line 4: missing \"response\""), skip.err());
@@ -89,7 +82,7 @@ class RsrCliTest {
         assertEquals(3, Files.readAllLines(out).size());
 
         Path out2 = dir.resolve("fail.jsonl");
-        Run fail = run(args(in, out2, "--on-error", "fail", "--chunk", "1"));
+        CliRun fail = run(args(in, out2, "--on-error", "fail", "--chunk", "1"));
         assertEquals(1, fail.status());
         assertTrue(fail.err().contains("line 2: not valid JSON"), fail.err());
         assertEquals(1, Files.readAllLines(out2).size(), "what was written before the bad line stays");
@@ -116,7 +109,7 @@ class RsrCliTest {
         p.destroyForcibly().waitFor();
         long linesAtKill = Files.exists(killed) ? Files.readAllLines(killed).size() : 0;
         assertTrue(linesAtKill < 144 || !p.isAlive(), "killed after " + linesAtKill + " lines");
-        Run resumed = run(args(in, killed));
+        CliRun resumed = run(args(in, killed));
         assertEquals(0, resumed.status(), resumed.err());
         assertArrayEquals(expected, Files.readAllBytes(killed), "resumed after a kill at " + linesAtKill + " lines");
 
@@ -124,13 +117,13 @@ class RsrCliTest {
         Path cut = dir.resolve("cut.jsonl");
         int cutAt = indexOfNth(expected, (byte) '\n', 50) + 37;
         Files.write(cut, java.util.Arrays.copyOf(expected, cutAt));
-        Run again = run(args(in, cut));
+        CliRun again = run(args(in, cut));
         assertEquals(0, again.status(), again.err());
         assertTrue(again.out().contains("50 already in"), again.out());
         assertArrayEquals(expected, Files.readAllBytes(cut));
 
         // 3. a finished run reruns as a no-op
-        Run noop = run(args(in, cut));
+        CliRun noop = run(args(in, cut));
         assertEquals(0, noop.status());
         assertTrue(noop.out().startsWith("scored 0 trajectories"), noop.out());
         assertArrayEquals(expected, Files.readAllBytes(cut));

@@ -21,7 +21,6 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
@@ -109,27 +108,15 @@ final class PrmCommand implements Callable<Integer> {
                 Model r = ref == null ? null : Model.load(ref, engineArgs.modelOptions());
                 Engine re = r == null ? null : r.newEngine(engineArgs.engineOptions())) {
             PrmScorer scorer = new PrmScorer(pe, re, options);
-            TrajectoryRun.run(io, CSV_HEADER, stdout, spec.commandLine().getErr(), (input, done) -> {
-                Iterator<PrmScorer.Outcome> outcomes = scorer.score(input, done);
-                return new Iterator<>() {
-                    @Override
-                    public boolean hasNext() {
-                        return outcomes.hasNext();
-                    }
-
-                    @Override
-                    public TrajectoryRun.Result next() {
-                        return switch (outcomes.next()) {
-                            case PrmScorer.Scored s -> {
-                                all.add(s.score());
-                                yield TrajectoryRun.Result.ok(s.id(), fmt == ScoreWriter.Format.JSONL ? json(s.score()) : csv(s.score()),
-                                        s.score().tokenCount());
-                            }
-                            case PrmScorer.Failed f -> TrajectoryRun.Result.failed(f.id(), f.message());
-                        };
-                    }
-                };
-            });
+            TrajectoryRun.run(io, CSV_HEADER, stdout, spec.commandLine().getErr(),
+                    (input, done) -> TrajectoryRun.results(scorer.score(input, done), o -> switch (o) {
+                        case PrmScorer.Scored s -> {
+                            all.add(s.score());
+                            yield TrajectoryRun.Result.ok(s.id(), fmt == ScoreWriter.Format.JSONL ? json(s.score()) : csv(s.score()),
+                                    s.score().tokenCount());
+                        }
+                        case PrmScorer.Failed f -> TrajectoryRun.Result.failed(f.id(), f.message());
+                    }));
             if (timings) {
                 PrmScorer.Timings t = scorer.timings();
                 stdout.printf(Locale.ROOT, "time: policy %.2f s, reference %.2f s, encoding and rewards %.2f s, %,d tokens%n", t.policyNanos() / 1e9,

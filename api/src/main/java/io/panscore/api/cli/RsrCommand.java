@@ -11,7 +11,6 @@ import io.panscore.kernel.Model;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -68,23 +67,11 @@ final class RsrCommand implements Callable<Integer> {
                 .withStepDelimiter(TrajectoryRun.unescape(stepDelimiter)).withPerToken(perToken).withChunkSize(io.chunk);
         try (Model m = Model.load(model, engineArgs.modelOptions()); Engine engine = m.newEngine(engineArgs.engineOptions())) {
             TrajectoryScorer scorer = new TrajectoryScorer(engine, options);
-            TrajectoryRun.run(io, ScoreWriter.CSV_HEADER, stdout, spec.commandLine().getErr(), (input, done) -> {
-                Iterator<TrajectoryScorer.Outcome> outcomes = scorer.score(input, done);
-                return new Iterator<>() {
-                    @Override
-                    public boolean hasNext() {
-                        return outcomes.hasNext();
-                    }
-
-                    @Override
-                    public TrajectoryRun.Result next() {
-                        return switch (outcomes.next()) {
-                            case TrajectoryScorer.Scored s -> TrajectoryRun.Result.ok(s.id(), line(s.score(), fmt), s.score().tokenCount());
-                            case TrajectoryScorer.Failed f -> TrajectoryRun.Result.failed(f.id(), f.message());
-                        };
-                    }
-                };
-            });
+            TrajectoryRun.run(io, ScoreWriter.CSV_HEADER, stdout, spec.commandLine().getErr(),
+                    (input, done) -> TrajectoryRun.results(scorer.score(input, done), o -> switch (o) {
+                        case TrajectoryScorer.Scored s -> TrajectoryRun.Result.ok(s.id(), line(s.score(), fmt), s.score().tokenCount());
+                        case TrajectoryScorer.Failed f -> TrajectoryRun.Result.failed(f.id(), f.message());
+                    }));
         }
         if (selectBest || byTeacher) {
             printSummaries(ScoreWriter.readAll(io.out, fmt), stdout);

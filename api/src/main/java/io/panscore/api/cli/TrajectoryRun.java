@@ -119,6 +119,21 @@ final class TrajectoryRun {
         return written;
     }
 
+    /** Maps a scorer's outcomes to results, lazily. */
+    static <O> Iterator<Result> results(Iterator<O> outcomes, java.util.function.Function<O, Result> toResult) {
+        return new Iterator<>() {
+            @Override
+            public boolean hasNext() {
+                return outcomes.hasNext();
+            }
+
+            @Override
+            public Result next() {
+                return toResult.apply(outcomes.next());
+            }
+        };
+    }
+
     /** "\n" and "\t" typed on a command line become the characters. */
     static String unescape(String s) {
         return s == null ? null : s.replace("\\n", "\n").replace("\\t", "\t");
