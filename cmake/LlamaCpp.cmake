@@ -104,7 +104,9 @@ endif()
 # --- build ----------------------------------------------------------------------------------------
 if(PANSCORE_CUDA)
   set(_backend cuda)
-  set(_backend_args -DGGML_CUDA=ON "-DCMAKE_CUDA_ARCHITECTURES=${PANSCORE_CUDA_ARCHITECTURES}")
+  # NCCL off: ggml-cuda would link it privately into its static archive when the machine has it,
+  # and panscore::llama below would then lack -lnccl (one GPU is all panscore drives anyway).
+  set(_backend_args -DGGML_CUDA=ON "-DCMAKE_CUDA_ARCHITECTURES=${PANSCORE_CUDA_ARCHITECTURES}" -DGGML_CUDA_NCCL=OFF)
 else()
   set(_backend cpu)
   set(_backend_args -DGGML_CUDA=OFF)

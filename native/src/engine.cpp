@@ -10,6 +10,9 @@
 #include "errors.h"
 #include "internal.h"
 #include "row_stats.h"
+#ifdef PANSCORE_WITH_CUDA
+#include "device_stats.h"
+#endif
 
 #include "ggml-backend.h"
 #include "ggml.h"
@@ -89,6 +92,33 @@ void reduce_logits_tensor(ps_engine & e, const ggml_tensor * t) {
         return;
     }
     if (t->buffer == nullptr || !ggml_backend_buffer_is_host(t->buffer)) {
+#ifdef PANSCORE_WITH_CUDA
+        // Device memory (llama.cpp's CUDA backend): reduce the rows there and bring back only the
+        // statistics. cuda::reduce_rows checks that the pointer really is CUDA memory.
+        if (t->buffer != nullptr) {
+            const int64_t n_dev_rows = t->ne[1];
+            if (e.rows_done + static_cast<size_t>(n_dev_rows) > e.row_target.size()) {
+                e.cb_status = PS_ERR_INTERNAL;
+                e.cb_error = "llama.cpp produced more logits rows than outputs were requested";
+                return;
+            }
+            const size_t row0 = e.rows_done;
+            int32_t bad = -1;
+            const int32_t st = cuda::reduce_rows(static_cast<const float *>(t->data), static_cast<int64_t>(t->nb[1]),
+                                                 static_cast<int32_t>(n_dev_rows), e.n_vocab, e.row_target.data() + row0,
+                                                 e.row_dest.data() + row0, e.inv_t, e.top_k, e.out_stats,
+                                                 e.out_topk_ids, e.out_topk_logprobs, &bad);
+            if (st == PS_ERR_NAN_LOGITS) {
+                e.cb_status = st;
+                e.cb_bad_dest = e.row_dest[row0 + static_cast<size_t>(bad)];
+            } else if (st != PS_OK) {
+                e.cb_status = st;
+                e.cb_error = ps_last_error();
+            }
+            e.rows_done += static_cast<size_t>(n_dev_rows);
+            return;
+        }
+#endif
         e.cb_status = PS_ERR_BACKEND;
         e.cb_error = "the logits live in device memory and this build has no device reduction "
                      "(build with -DPANSCORE_CUDA=ON)";
