@@ -136,7 +136,9 @@ endif()
 set(_build "${_ps_llama_root}/build-${_key}")
 
 if(NOT EXISTS "${_build}/.panscore-built")
-  file(LOCK "${_ps_llama_root}/build-${_key}.lock" GUARD FUNCTION TIMEOUT 7200)
+  # GUARD FILE, not FUNCTION: this file is include()d, and CMake rejects GUARD FUNCTION outside a
+  # function ("'GUARD FUNCTION' not used in function definition"), so a fresh build failed here.
+  file(LOCK "${_ps_llama_root}/build-${_key}.lock" GUARD FILE TIMEOUT 7200)
   message(STATUS "panscore: building llama.cpp ${_c12} (${_backend}, ${_arch}) into ${_build}; "
                  "this happens once and takes several minutes")
   if(CMAKE_GENERATOR MATCHES "Ninja")
