@@ -268,12 +268,12 @@ int32_t reduce_rows_impl(const float * d_logits, int64_t row_stride_bytes, int32
     const auto * stats = reinterpret_cast<const ps_token_stats *>(out + (L.stats - L.out_begin));
     const auto * ids = reinterpret_cast<const int32_t *>(out + (L.ids - L.out_begin));
     const auto * lps = reinterpret_cast<const float *>(out + (L.lps - L.out_begin));
-    int32_t result = PS_OK;
+    int32_t result = PS_OK, first_bad = -1;
     for (size_t r = 0; r < n; ++r) {
         if (status[r] != ROW_OK) {
             if (result == PS_OK) {
                 result = status[r];
-                if (bad_row) *bad_row = static_cast<int32_t>(r);
+                first_bad = static_cast<int32_t>(r);
             }
             continue;
         }
@@ -284,7 +284,11 @@ int32_t reduce_rows_impl(const float * d_logits, int64_t row_stride_bytes, int32
             std::memcpy(h_topk_logprobs + dest * k, lps + r * k, k * sizeof(float));
         }
     }
-    return result;
+    if (result != PS_OK) {
+        if (bad_row) *bad_row = first_bad;
+        return fail(result, "logits row %d holds a NaN or +inf, or no finite logit", first_bad);
+    }
+    return PS_OK;
 }
 
 } // namespace

@@ -317,15 +317,20 @@ else
     # The kernel tests run their models with n_gpu_layers 0, but llama.cpp offloads the output
     # matmul of every batch of >= 32 rows to the GPU, so the device reduction runs in them.
     # -o: this machine has no network; the Maven repository must already hold the dependencies.
+    FAIL_BEFORE=$ANY_FAIL
     if ! run_step "c. Java tests (CUDA build)" 150 "$LOGS/c-java.log" env JAVA_HOME="$JAVA_HOME_FOUND" \
         PATH="$JAVA_HOME_FOUND/bin:$PATH" MAVEN_OPTS="${MAVEN_OPTS:-} $MAVEN_OPTS_EXTRA" PANSCORE_TEST_GPU=1 \
         mvn -o -B -ntp -pl kernel -am test \
             "-Dpanscore.cmake.args=-DPANSCORE_CUDA=ON -DPANSCORE_CUDA_ARCHITECTURES=$ARCH -DLLAMA_CPP_SOURCE_DIR=$LLAMA_SRC -DPANSCORE_LLAMA_EXTRA_ARGS=$EXTRA ${GIT_ARGS[*]:-} ${PANSCORE_GPU_CMAKE_ARGS:-}"; then
-        if grep -qE 'offline|Could not resolve|Cannot access' "$LOGS/c-java.log" 2>/dev/null; then
-            NOTES+=("Java tests: Maven could not resolve dependencies offline (no ~/.m2 on this machine); not a test failure")
+        if grep -qE 'Could not resolve|Cannot access .* in offline mode|has not been downloaded' "$LOGS/c-java.log" 2>/dev/null; then
+            # an empty Maven repository on this machine, not a failing test
+            unset 'STEPS[${#STEPS[@]}-1]'
+            record "c. Java tests (CUDA build)" SKIP 0 "Maven could not resolve the dependencies offline (no ~/.m2 here)"
+            ANY_FAIL=$FAIL_BEFORE
+            ANY_SHORT=1
         fi
     fi
-    [ -f "$LOGS/c-java.log" ] && while IFS= read -r line; do NOTES+=("java: $line"); done < <(grep -E 'Tests run:.*Fail|BUILD (SUCCESS|FAILURE)' "$LOGS/c-java.log" | tail -n 4)
+    [ -f "$LOGS/c-java.log" ] && while IFS= read -r line; do NOTES+=("java: $line"); done < <(grep -E 'Tests run:|BUILD (SUCCESS|FAILURE)' "$LOGS/c-java.log" | grep -v ' -- in ' | tail -n 4)
 fi
 
 finish

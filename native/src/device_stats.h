@@ -35,8 +35,8 @@ constexpr int32_t MAX_TOP_K = 64;
 // logit (that row's outputs are not written, every other row's are); PS_ERR_INVALID_ARGUMENT for
 // bad sizes, a NULL array or top_k > MAX_TOP_K; PS_ERR_TOKEN_OUT_OF_RANGE for a bad target;
 // PS_ERR_BACKEND when d_logits is not CUDA device memory or a CUDA call fails;
-// PS_ERR_OUT_OF_MEMORY when scratch memory cannot be allocated. Every failure but NaN sets the
-// thread's message (panscore::fail). Never throws.
+// PS_ERR_OUT_OF_MEMORY when scratch memory cannot be allocated. Every failure sets the thread's
+// message (panscore::fail). Never throws.
 //
 // Runs on a stream of its own (one per calling thread and device, created on first use) and waits
 // for it before returning; the caller must have finished producing the logits (llama.cpp's
