@@ -104,7 +104,9 @@ endif()
 # --- build ----------------------------------------------------------------------------------------
 if(PANSCORE_CUDA)
   set(_backend cuda)
-  set(_backend_args -DGGML_CUDA=ON "-DCMAKE_CUDA_ARCHITECTURES=${PANSCORE_CUDA_ARCHITECTURES}")
+  # NCCL off: ggml-cuda would link it privately into its static archive when the machine has it,
+  # and panscore::llama below would then lack -lnccl (one GPU is all panscore drives anyway).
+  set(_backend_args -DGGML_CUDA=ON "-DCMAKE_CUDA_ARCHITECTURES=${PANSCORE_CUDA_ARCHITECTURES}" -DGGML_CUDA_NCCL=OFF)
 else()
   set(_backend cpu)
   set(_backend_args -DGGML_CUDA=OFF)
@@ -134,6 +136,7 @@ endif()
 set(_build "${_ps_llama_root}/build-${_key}")
 
 if(NOT EXISTS "${_build}/.panscore-built")
+  # GUARD FILE, not FUNCTION: this file is include()d (GUARD FUNCTION is an error outside a function)
   file(LOCK "${_ps_llama_root}/build-${_key}.lock" GUARD FILE TIMEOUT 7200)
   message(STATUS "panscore: building llama.cpp ${_c12} (${_backend}, ${_arch}) into ${_build}; "
                  "this happens once and takes several minutes")

@@ -49,7 +49,7 @@ enum ps_status {
     PS_ERR_TOKEN_OUT_OF_RANGE= 4,  /* a token id is < 0 or >= the vocabulary size                   */
     PS_ERR_CONTEXT_OVERFLOW  = 5,  /* a sequence is longer than the engine's context (n_ctx)        */
     PS_ERR_EMPTY_INPUT       = 6,  /* no sequence, an empty sequence or an empty scoring range      */
-    PS_ERR_NAN_LOGITS        = 7,  /* a logits row holds NaN, or no finite entry at all             */
+    PS_ERR_NAN_LOGITS        = 7,  /* a logits row holds NaN or +inf, or no finite entry at all     */
     PS_ERR_DECODE_FAILED     = 8,  /* llama_decode failed (no KV slot, compute failure)             */
     PS_ERR_OUT_OF_MEMORY     = 9,  /* an allocation failed                                          */
     PS_ERR_BUFFER_TOO_SMALL  = 10, /* an output buffer is too small; the needed size is reported    */

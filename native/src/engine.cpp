@@ -10,6 +10,9 @@
 #include "errors.h"
 #include "internal.h"
 #include "row_stats.h"
+#ifdef PANSCORE_WITH_CUDA
+#include "device_stats.h"
+#endif
 
 #include "ggml-backend.h"
 #include "ggml.h"
@@ -89,6 +92,33 @@ void reduce_logits_tensor(ps_engine & e, const ggml_tensor * t) {
         return;
     }
     if (t->buffer == nullptr || !ggml_backend_buffer_is_host(t->buffer)) {
+#ifdef PANSCORE_WITH_CUDA
+        // Device memory (llama.cpp's CUDA backend): reduce the rows there and bring back only the
+        // statistics. cuda::reduce_rows checks that the pointer really is CUDA memory.
+        if (t->buffer != nullptr) {
+            const int64_t n_dev_rows = t->ne[1];
+            if (e.rows_done + static_cast<size_t>(n_dev_rows) > e.row_target.size()) {
+                e.cb_status = PS_ERR_INTERNAL;
+                e.cb_error = "llama.cpp produced more logits rows than outputs were requested";
+                return;
+            }
+            const size_t row0 = e.rows_done;
+            int32_t bad = -1;
+            const int32_t st = cuda::reduce_rows(static_cast<const float *>(t->data), static_cast<int64_t>(t->nb[1]),
+                                                 static_cast<int32_t>(n_dev_rows), e.n_vocab, e.row_target.data() + row0,
+                                                 e.row_dest.data() + row0, e.inv_t, e.top_k, e.out_stats,
+                                                 e.out_topk_ids, e.out_topk_logprobs, &bad);
+            if (st == PS_ERR_NAN_LOGITS) {
+                e.cb_status = st;
+                e.cb_bad_dest = e.row_dest[row0 + static_cast<size_t>(bad)];
+            } else if (st != PS_OK) {
+                e.cb_status = st;
+                e.cb_error = ps_last_error();
+            }
+            e.rows_done += static_cast<size_t>(n_dev_rows);
+            return;
+        }
+#endif
         e.cb_status = PS_ERR_BACKEND;
         e.cb_error = "the logits live in device memory and this build has no device reduction "
                      "(build with -DPANSCORE_CUDA=ON)";
@@ -178,6 +208,14 @@ int32_t check_score_params(const ps_engine & e, const ps_score_params & p, const
     if (p.top_k < 0 || p.top_k > e.n_vocab) {
         return fail(PS_ERR_INVALID_ARGUMENT, "top_k must be in [0, %d], got %d", e.n_vocab, p.top_k);
     }
+#ifdef PANSCORE_WITH_CUDA
+    // llama.cpp may compute the logits on the GPU even with no layers offloaded (it moves large
+    // batches' output layer there), so a CUDA build always keeps within the device kernel's k,
+    // checked before anything is decoded rather than in the middle of a decode.
+    if (p.top_k > cuda::MAX_TOP_K) {
+        return fail(PS_ERR_INVALID_ARGUMENT, "top_k must be at most %d in a CUDA build, got %d", cuda::MAX_TOP_K, p.top_k);
+    }
+#endif
     if (out_stats == nullptr || (p.top_k > 0 && (out_topk_ids == nullptr || out_topk_logprobs == nullptr))) {
         return fail(PS_ERR_INVALID_ARGUMENT, "%s: missing output buffer", where);
     }

@@ -98,8 +98,9 @@ private:
 
 int32_t reduce_row(const RowJob & job, int32_t n_vocab, float inv_t, int32_t top_k) {
     const float neg_inf = -std::numeric_limits<float>::infinity();
+    const float pos_inf = std::numeric_limits<float>::infinity();
     const float z_target = job.row[job.target] * inv_t;
-    if (std::isnan(z_target)) return PS_ERR_NAN_LOGITS;
+    if (std::isnan(z_target) || z_target == pos_inf) return PS_ERR_NAN_LOGITS;
 
     alignas(64) float buf[BLOCK];
 
@@ -122,7 +123,7 @@ int32_t reduce_row(const RowJob & job, int32_t n_vocab, float inv_t, int32_t top
             buf[i] = z;
             bmax = z > bmax ? z : bmax;
             n_above += z > z_target;
-            n_nan += z != z;
+            n_nan += (z != z) | (z == pos_inf); // NaN or +inf: no distribution
         }
         if (n_nan) return PS_ERR_NAN_LOGITS;
         above += n_above;

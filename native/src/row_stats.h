@@ -17,8 +17,8 @@ struct RowJob {
     float *       topk_logprobs;
 };
 
-// Reduces one row. Returns PS_OK, or PS_ERR_NAN_LOGITS when the row holds a NaN or has no finite
-// entry. inv_temperature multiplies every logit (1/T).
+// Reduces one row. Returns PS_OK, or PS_ERR_NAN_LOGITS when the row holds a NaN or +inf, or has no
+// finite entry. inv_temperature multiplies every logit (1/T).
 int32_t reduce_row(const RowJob & job, int32_t n_vocab, float inv_temperature, int32_t top_k);
 
 // Reduces n_rows rows on up to n_threads threads (OpenMP). job_at(r) must be cheap and

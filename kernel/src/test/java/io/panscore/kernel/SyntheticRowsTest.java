@@ -124,6 +124,10 @@ class SyntheticRowsTest {
         float[] target = filled(10, 0.5f);
         target[3] = Float.NaN;
         assertThrows(NanLogitsException.class, () -> FusedKernel.compute(target, 10, new int[] {3}, ScoreOptions.defaults(), 1));
+        float[] plusInf = filled(10, 0.5f);
+        plusInf[7] = Float.POSITIVE_INFINITY;
+        assertThrows(NanLogitsException.class, () -> FusedKernel.compute(plusInf, 10, new int[] {3}, ScoreOptions.defaults(), 1));
+        assertThrows(NanLogitsException.class, () -> FusedKernel.compute(plusInf, 10, new int[] {7}, ScoreOptions.defaults(), 1));
         float[] masked = filled(10, NEG_INF);
         assertThrows(NanLogitsException.class, () -> FusedKernel.compute(masked, 10, new int[] {3}, ScoreOptions.defaults(), 1));
     }
