@@ -16,7 +16,8 @@
 #                                                             --batching single computes, bit for bit)
 #   cli chunk=64     panscore rsr --chunk 64 --threads N     (the CLI's default packing)
 #   spark single     SparkScoreJob --batching single          (N engines of 1 thread, one per slot)
-#   spark problem    SparkScoreJob --batching problem --chunk 64
+#   spark problem    SparkScoreJob --batching problem --chunk 64 --partitions 4N (problems are
+#                                                             hashed to partitions: more of them balance the slots)
 # "wall" is the whole process (JVM start, Spark start-up, model load, writing); "job" is the Spark
 # job's own time from its report (scoring and writing Parquet, session already up).
 #
@@ -106,7 +107,7 @@ for batching in single problem; do
             --master "$master" --conf spark.ui.enabled=false --conf spark.sql.shuffle.partitions="$cores" \
             --class io.panscore.spark.SparkScoreJob "$spark_jar" \
             --in "$work/in.jsonl" --out "$work/spark-$batching" --rsr-model "$model_path" --ctx 1024 --batching "$batching" \
-            --chunk 64 --partitions "$cores" > "$work/spark.out" 2> "$work/spark.err" || { cat "$work/spark.err" >&2; exit 1; }
+            --chunk 64 --partitions "$([ "$batching" = single ] && echo "$cores" || echo $((4 * cores)))" > "$work/spark.out" 2> "$work/spark.err" || { cat "$work/spark.err" >&2; exit 1; }
         walls+=("$(echo "$(now) - $t0" | bc)")
         cat "$work/spark.out" >&2
         jobs+=("$(sed -n 's/.* rows in \([0-9.]*\) s .*/\1/p' "$work/spark.out")")

@@ -56,10 +56,10 @@ public record ScoringConfig(String rsrModel, String prmPolicy, String prmReferen
         SINGLE,
         /**
          * The trajectories of one problem together, sorted by id, in windows of {@code chunk}: one
-         * shuffle by problem; shared prompts are decoded once and responses are packed, so it is
-         * faster on datasets with many responses per problem. Bit-identical to panscore's scorers
-         * run on each problem's trajectories sorted by id; equal to the CLI's numbers within
-         * packing's ~1e-4.
+         * shuffle by problem; shared prompts are decoded once and responses are packed into fewer,
+         * larger native calls (which pays where big batches do: a GPU, many threads per engine).
+         * Bit-identical to panscore's scorers run on each problem's trajectories sorted by id;
+         * equal to the CLI's numbers within packing's ~1e-4. A problem is one task's work.
          */
         PROBLEM
     }

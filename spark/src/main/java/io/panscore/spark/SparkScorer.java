@@ -148,7 +148,10 @@ public final class SparkScorer {
             results = checked.repartition(n).mapPartitions(fn, Encoders.row(Schemas.RESULT));
         } else {
             Dataset<Row> ok = checked.filter(col("error").isNull());
-            ok = config.partitions() > 0 ? ok.repartition(config.partitions(), col("problem")) : ok.repartition(col("problem"));
+            // an explicit count: adaptive execution would merge the (small, but costly to score)
+            // partitions of repartition(col) by their size in bytes, down to one
+            int n = config.partitions() > 0 ? config.partitions() : Integer.parseInt(spark.conf().get("spark.sql.shuffle.partitions"));
+            ok = ok.repartition(n, col("problem"));
             Dataset<Row> scored = ok.sortWithinPartitions("problem", "id").mapPartitions(fn, Encoders.row(Schemas.RESULT));
             Dataset<Row> bad = checked.filter(col("error").isNotNull()).mapPartitions(fn, Encoders.row(Schemas.RESULT));
             results = scored.union(bad);
