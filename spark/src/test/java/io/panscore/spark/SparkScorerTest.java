@@ -377,7 +377,8 @@ class SparkScorerTest {
         for (String id : a.keySet()) { // all but the record, which is the row number of each input
             for (String f : List.of("problem", "teacher", "tokens", "mean_surprisal", "mean_clipped_rank", "rsr", "mean_entropy", "perplexity",
                     "step_stats")) {
-                assertEquals((Object) b.get(id).getAs(f), a.get(id).getAs(f), id + " " + f);
+                Object expected = b.get(id).getAs(f);
+                assertEquals(expected, a.get(id).getAs(f), id + " " + f);
             }
         }
     }
