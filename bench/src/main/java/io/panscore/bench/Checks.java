@@ -8,9 +8,13 @@ final class Checks {
     private Checks() {}
 
     /**
-     * Insists that two results for the same positions agree: argmax equal, rank within 1, logprob
-     * and entropy within {@code tolerance} (relative, at least absolute). Packing and prompt sharing
-     * change the order of float sums inside llama.cpp, so the numbers may differ in the last bits.
+     * Insists that two results for the same positions agree: logprob, entropy and the argmax's
+     * logprob within {@code tolerance} (relative, at least absolute), rank within
+     * {@code 1 + tolerance x rank}; the argmax ids are not compared (on a near tie either may win),
+     * their logprobs are.
+     * Packing and prompt sharing change the order of float sums inside llama.cpp, so logits differ
+     * in the last bits; with 151,936 logits per row, many lie that close to one another, so a rank
+     * in the tens of thousands may move by a few.
      */
     static void sameScores(String what, TokenScores a, TokenScores b, double tolerance) {
         if (a.size() != b.size() || a.scoreBegin() != b.scoreBegin()) {
@@ -18,8 +22,8 @@ final class Checks {
         }
         for (int i = 0; i < a.size(); i++) {
             boolean ok = a.target()[i] == b.target()[i]
-                    && a.argmax()[i] == b.argmax()[i]
-                    && Math.abs(a.rank()[i] - b.rank()[i]) <= 1
+                    && close(a.argmaxLogprob()[i], b.argmaxLogprob()[i], tolerance)
+                    && Math.abs(a.rank()[i] - b.rank()[i]) <= 1 + tolerance * Math.max(a.rank()[i], b.rank()[i])
                     && close(a.logprob()[i], b.logprob()[i], tolerance)
                     && close(a.entropy()[i], b.entropy()[i], tolerance);
             if (!ok) {
