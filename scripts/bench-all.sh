@@ -147,6 +147,8 @@ for section in "${sections[@]}"; do
     done_sections+="$section "
     started=$SECONDS
     echo "== section $section (scripts/bench-$section.sh)" >&2
-    scripts/bench-"$section".sh "${section_args[@]}" -- "${extra[@]}"
-    echo "section $section took $((SECONDS - started))s" | tee -a "$out/sections.txt"
+    status=ok
+    scripts/bench-"$section".sh "${section_args[@]}" -- "${extra[@]}" || status=FAILED
+    echo "section $section: $status, $((SECONDS - started))s" | tee -a "$out/sections.txt"
 done
+! grep -q FAILED "$out/sections.txt" 2>/dev/null

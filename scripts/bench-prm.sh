@@ -32,8 +32,15 @@ jmh prm 'PrmBenchmark' -p threads="$threads" "${model_args[@]}" "${timing[@]}"
     python3 - "$out/prm.json" <<'PY'
 import json, sys
 
-with open(sys.argv[1]) as f:
-    res = {r["benchmark"].rsplit(".", 1)[1]: r for r in json.load(f)}
+try:
+    with open(sys.argv[1]) as f:
+        res = {r["benchmark"].rsplit(".", 1)[1]: r for r in json.load(f)}
+except (OSError, ValueError):
+    res = {}
+missing = [k for k in ["sharedPrompts", "distinctPrompts", "forwardOnlyPolicy"] if k not in res]
+if not res:
+    print("\nno results, see prm.log")
+    sys.exit(1)
 
 def rate(r, name):
     return float(r["secondaryMetrics"][name]["score"])
@@ -78,5 +85,8 @@ if fwd is not None and "sharedPrompts" in ms:
     else:
         print(f"{'reduction + unpacking share of the policy call':<52}{'n/a':>10}   (forward took longer than scoring: "
               "within this run's noise, the reduction costs nothing measurable)")
+if missing:
+    print("\nFAILED (see prm.log): " + ", ".join("PrmBenchmark." + k for k in missing))
+    sys.exit(1)
 PY
 } | tee "$out/prm-summary.txt"

@@ -38,9 +38,12 @@ from collections import defaultdict
 
 def load(path):
     out = defaultdict(dict)
-    with open(path) as f:
-        for r in json.load(f):
-            out[r["params"]["model"]][r["benchmark"].rsplit(".", 1)[1]] = r
+    try:
+        with open(path) as f:
+            for r in json.load(f):
+                out[r["params"]["model"]][r["benchmark"].rsplit(".", 1)[1]] = r
+    except (OSError, ValueError):
+        pass
     return out
 
 lat, conc = load(sys.argv[1]), load(sys.argv[2])
@@ -86,5 +89,11 @@ for m, res in conc.items():
     for k in ["concurrent", "serial"]:
         if (k, m) in dispatch:
             print(f"{'':<8}dispatcher, {k}: {dispatch[(k, m)]}")
+missing = [f"GlimpseLatencyBenchmark.{k} ({m})" for m in set(lat) | set(conc) for k, _ in names if k not in lat[m]]
+missing += [f"GlimpseConcurrencyBenchmark.{k} ({m})" for m in set(lat) | set(conc) for k in ["concurrent", "serial", "poolBatch"]
+            if k not in conc[m]]
+if missing or not (lat or conc):
+    print("\nFAILED (see router-latency.log, router-concurrency.log): " + (", ".join(sorted(missing)) or "no results"))
+    sys.exit(1)
 PY
 } | tee "$out/router-summary.txt"

@@ -39,8 +39,11 @@ jmh rsr-sharing 'RsrPromptSharingBenchmark' -p threads="$threads" "${model_args[
 import json, sys
 
 def load(path):
-    with open(path) as f:
-        return {r["benchmark"].rsplit(".", 1)[1]: r for r in json.load(f)}
+    try:
+        with open(path) as f:
+            return {r["benchmark"].rsplit(".", 1)[1]: r for r in json.load(f)}
+    except (OSError, ValueError):
+        return {}
 
 def sec(r, name):
     return float(r["secondaryMetrics"][name]["score"])
@@ -54,34 +57,49 @@ def ratio_line(label, a, b, target=None):
     print(f"{label:<46}{v:>14.2f}{verdict}")
 
 pack, share = load(sys.argv[1]), load(sys.argv[2])
-p = next(iter(pack.values()))["params"]
-tok = {k: sec(r, "scoredTokens") for k, r in pack.items()}
-per_op = {k: sec(r, "scoredTokens") / float(r["primaryMetric"]["score"]) for k, r in pack.items()}
-n_tok = int(round(next(iter(per_op.values()))))
-print()
-print(f"(a) packing: model {p['model']}, {p['trajectories']} trajectories of {p['minTokens']}..{p['maxTokens']} tokens "
-      f"({n_tok:,} scored tokens per pass), chunk {p['chunk']}, context {p['context']}, batch {p['batch']}, "
-      f"maxSequences {p['maxSequences']}; {pack['packed']['measurementIterations']} measured pass(es) per path")
-print(f"{'path':<46}{'scored tok/s':>14}{'traj/s':>10}{'s/pass':>9}")
-for k, what in [("packed", f"packed, {p['chunk'] if int(p['chunk']) > 0 else 'all'} per call"), ("onePerCall", "one trajectory per call")]:
-    if k in pack:
-        r = pack[k]
-        print(f"{k + ' (' + what + ')':<46}{tok[k]:>14,.1f}{sec(r, 'trajectories'):>10,.2f}{1 / float(r['primaryMetric']['score']):>9.1f}")
-ratio_line("ratio packed / onePerCall", tok.get("packed"), tok.get("onePerCall"))
+missing = [f"RsrPackingBenchmark.{k}" for k in ["packed", "onePerCall"] if k not in pack]
+missing += [f"RsrPromptSharingBenchmark.{k}" for k in ["shared", "unshared"] if k not in share]
 
-q = next(iter(share.values()))["params"]
-stok = {k: sec(r, "scoredTokens") for k, r in share.items()}
-print()
-print(f"(b) prompt sharing: model {q['model']}, {q['responses']} responses x {q['responseTokens']} tokens after a "
-      f"{q['promptTokens']}-token prompt, context {q['context']}, maxSequences {q['maxSequences']}, batch {q['batch']}")
-print(f"{'path':<46}{'scored tok/s':>14}{'± (99.9%)':>12}")
-for k, what in [("shared", "sharingPrefix"), ("unshared", "Sequence.from only")]:
-    if k in share:
-        e = float(share[k]["secondaryMetrics"]["scoredTokens"]["scoreError"])  # "NaN" below 3 iterations
-        e = "" if e != e else f"{e:,.1f}"
-        print(f"{k + ' (' + what + ')':<46}{stok[k]:>14,.1f}{e:>12}")
-ratio_line("ratio shared / unshared", stok.get("shared"), stok.get("unshared"), 1.8)
+if pack:
+    p = next(iter(pack.values()))["params"]
+    tok = {k: sec(r, "scoredTokens") for k, r in pack.items()}
+    n_tok = int(round(sec(next(iter(pack.values())), "scoredTokens") / float(next(iter(pack.values()))["primaryMetric"]["score"])))
+    print()
+    print(f"(a) packing: model {p['model']}, {p['trajectories']} trajectories of {p['minTokens']}..{p['maxTokens']} tokens "
+          f"({n_tok:,} scored tokens per pass), chunk {p['chunk']}, context {p['context']}, batch {p['batch']}, "
+          f"maxSequences {p['maxSequences']}; {next(iter(pack.values()))['measurementIterations']} measured pass(es) per path")
+    print(f"{'path':<46}{'scored tok/s':>14}{'traj/s':>10}{'s/pass':>9}")
+    for k, what in [("packed", f"{p['chunk'] if int(p['chunk']) > 0 else 'all'} per call"), ("onePerCall", "one trajectory per call")]:
+        if k in pack:
+            r = pack[k]
+            print(f"{k + ' (' + what + ')':<46}{tok[k]:>14,.1f}{sec(r, 'trajectories'):>10,.2f}{1 / float(r['primaryMetric']['score']):>9.1f}")
+        else:
+            print(f"{k:<46}{'FAILED: see rsr-packing.log':>33}")
+    ratio_line("ratio packed / onePerCall", tok.get("packed"), tok.get("onePerCall"))
+else:
+    print("\n(a) packing: no results, see rsr-packing.log")
+
+if share:
+    q = next(iter(share.values()))["params"]
+    stok = {k: sec(r, "scoredTokens") for k, r in share.items()}
+    print()
+    print(f"(b) prompt sharing: model {q['model']}, {q['responses']} responses x {q['responseTokens']} tokens after a "
+          f"{q['promptTokens']}-token prompt, context {q['context']}, maxSequences {q['maxSequences']}, batch {q['batch']}")
+    print(f"{'path':<46}{'scored tok/s':>14}{'± (99.9%)':>12}")
+    for k, what in [("shared", "sharingPrefix"), ("unshared", "Sequence.from only")]:
+        if k in share:
+            e = float(share[k]["secondaryMetrics"]["scoredTokens"]["scoreError"])  # "NaN" below 3 iterations
+            e = "" if e != e else f"{e:,.1f}"
+            print(f"{k + ' (' + what + ')':<46}{stok[k]:>14,.1f}{e:>12}")
+        else:
+            print(f"{k:<46}{'FAILED: see rsr-sharing.log':>33}")
+    ratio_line("ratio shared / unshared", stok.get("shared"), stok.get("unshared"), 1.8)
+else:
+    print("\n(b) prompt sharing: no results, see rsr-sharing.log")
 print()
 print("(c) fused scoring vs llama-perplexity: scripts/bench-perplexity.sh, or scripts/bench-all.sh (default run)")
+if missing:
+    print("\nFAILED: " + ", ".join(missing))
+    sys.exit(1)
 PY
 } | tee "$out/rsr-summary.txt"
