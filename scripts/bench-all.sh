@@ -4,29 +4,42 @@
 # project is judged by. 5 to 6 minutes on 2 cores (under 10); results are kept in
 # bench/target/bench-results/<date>/ (JMH JSON, logs, summary.txt).
 #
-#   scripts/bench-all.sh [-m MODEL.gguf] [-t THREADS] [--quick] [-- EXTRA JMH ARGS...]
+#   scripts/bench-all.sh [-m MODEL.gguf] [-t THREADS] [--quick] [SECTIONS...] [-- EXTRA JMH ARGS...]
 #
 #   -m       model (default: the 151,936-token Qwen2 fixture)
 #   -t       threads for llama.cpp and the fused reduction (default 2, as the issue asks)
 #   --quick  shorter JMH iterations and one llama-perplexity run: a smoke test, not a result
-#   --       everything after it goes to both JMH runs (e.g. -- -p topK=20)
+#   --       everything after it goes to every JMH run (e.g. -- -p topK=20)
 #
 # Parameters of the ScoringBenchmark run: batch 512, ubatch 512, tokens 512, topK 0,
 # skipLogitsCopy true; llama-perplexity: -c 512 -b 512 -ub 512. See docs/BENCHMARKS.md.
+#
+# Opt-in sections (any of them replaces the default run unless --core is given too); each is
+# also a script of its own, with its own table, in the same results folder:
+#   --rsr     offline RSR: packing and prompt sharing (scripts/bench-rsr.sh, ~4.5 min)
+#   --prm     implicit PRM: pairs/s with and without shared prompts, time split (bench-prm.sh, ~2 min)
+#   --router  GlimpRouter: glimpse latency vs raw decode, 16 concurrent sessions (bench-router.sh, ~3.5 min)
+#   --all     the three sections above (~10 min on 2 quiet cores)
+#   --core    the default run as well
+# The sections take -m qwen2|tiny|MODEL.gguf (default: their own; the router runs both fixtures).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-model="" threads=2 quick=0 extra=()
+model="" threads=2 quick=0 extra=() sections=() core=0
 while [ $# -gt 0 ]; do
     case "$1" in
         -m|--model) model=$2; shift 2 ;;
         -t|--threads) threads=$2; shift 2 ;;
         --quick) quick=1; shift ;;
+        --rsr|--prm|--router) sections+=("${1#--}"); shift ;;
+        --all) sections+=(rsr prm router); shift ;;
+        --core) core=1; shift ;;
         --) shift; extra=("$@"); break ;;
-        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "unknown option: $1 (try --help)" >&2; exit 2 ;;
     esac
 done
+[ ${#sections[@]} -eq 0 ] && core=1
 
 JAVA_HOME=$(./panscore java-home)
 export JAVA_HOME PATH="$JAVA_HOME/bin:$PATH"
@@ -42,6 +55,7 @@ out=bench/target/bench-results/$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$out"
 echo "results in $out" >&2
 
+if [ "$core" = 1 ]; then
 timing=()
 ppl_runs=3
 if [ "$quick" = 1 ]; then
@@ -121,3 +135,20 @@ ratio("fused / llama-perplexity", tok.get("fused"), ppl)
 ratio("row kernel: fusedInPlace / naiveJava", rr.get("fusedInPlace"), rr.get("naiveJava"))
 PY
 } | tee "$out/summary.txt"
+fi
+
+# The opt-in sections, in the order given, each once.
+section_args=(-t "$threads" -o "$out")
+[ -n "$model" ] && section_args+=(-m "$model")
+[ "$quick" = 1 ] && section_args+=(--quick)
+done_sections=" "
+for section in "${sections[@]}"; do
+    case "$done_sections" in *" $section "*) continue ;; esac
+    done_sections+="$section "
+    started=$SECONDS
+    echo "== section $section (scripts/bench-$section.sh)" >&2
+    status=ok
+    scripts/bench-"$section".sh "${section_args[@]}" -- "${extra[@]}" || status=FAILED
+    echo "section $section: $status, $((SECONDS - started))s" | tee -a "$out/sections.txt"
+done
+! grep -q FAILED "$out/sections.txt" 2>/dev/null
