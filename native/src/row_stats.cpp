@@ -118,6 +118,9 @@ int32_t reduce_row(const RowJob & job, int32_t n_vocab, float inv_t, int32_t top
         float bmax = neg_inf;
         int32_t n_above = 0;
         int32_t n_nan = 0;
+        // The reductions may be reordered (that is what lets them vectorise): a NaN that a
+        // vector max would drop is counted in n_nan, and float sums are exact enough in blocks.
+#pragma omp simd reduction(max : bmax) reduction(+ : n_above, n_nan)
         for (int32_t i = 0; i < nb; ++i) {
             const float z = src[i] * inv_t;
             buf[i] = z;
@@ -141,6 +144,7 @@ int32_t reduce_row(const RowJob & job, int32_t n_vocab, float inv_t, int32_t top
         }
 
         float bs = 0.0f, bsd = 0.0f;
+#pragma omp simd reduction(+ : bs, bsd)
         for (int32_t i = 0; i < nb; ++i) {
             float d = buf[i] - bmax;           // <= 0, -inf for masked logits
             d = d < -88.0f ? -88.0f : d;       // keeps e * d finite (e is then exactly 0)
