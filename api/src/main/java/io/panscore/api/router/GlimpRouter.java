@@ -21,6 +21,7 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * GlimpRouter (SPEC §2): before each reasoning step, the entropy of the step's first token under a
@@ -29,7 +30,8 @@ import java.util.concurrent.TimeUnit;
  * <p>Sessions keep their context in the KV cache: opening one decodes the prompt (at its first
  * glimpse), appending an accepted step decodes only the new tokens. Glimpses from many threads on
  * different sessions are gathered by one dispatcher thread into a single decode: it waits at most
- * {@code maxWait} after the first request for others, up to {@code maxBatch}. When the session
+ * {@code maxWait} after the first request for others, up to {@code maxBatch}. A glimpse that finds
+ * no decode running and nobody queued is decoded at once on the calling thread. When the session
  * slots, the KV cache or the request queue are full, calls fail fast with a
  * {@link CapacityException} rather than wait.
  *
@@ -65,7 +67,7 @@ public final class GlimpRouter implements AutoCloseable {
         }
     }
 
-    /** Hooks for metrics; called on the dispatcher thread. */
+    /** Hooks for metrics; called on the thread that decoded (the dispatcher, or a lone caller). */
     public interface Listener {
         default void onBatch(int glimpses, long decodeNanos) {}
 
@@ -85,6 +87,7 @@ public final class GlimpRouter implements AutoCloseable {
     private final BlockingQueue<Request> queue;
     private final Listener listener;
     private final Thread dispatcher;
+    private final ReentrantLock decoding = new ReentrantLock(); // one batch decodes at a time
     private volatile boolean closed;
 
     private GlimpRouter(Builder b, Model model, boolean ownsModel) {
@@ -298,6 +301,17 @@ public final class GlimpRouter implements AutoCloseable {
             throw new ClosedException("session " + s.id() + " is closed");
         }
         CompletableFuture<Decision> f = new CompletableFuture<>();
+        // A lone caller decodes on its own thread: nobody to batch with, so no hand-off to the
+        // dispatcher and no wait. Callers that find a decode running (or others queued) queue up
+        // and are batched by the dispatcher.
+        if (queue.isEmpty() && decoding.tryLock()) {
+            try {
+                run(List.of(new Request(s, f, System.nanoTime())));
+            } finally {
+                decoding.unlock();
+            }
+            return f;
+        }
         if (!queue.offer(new Request(s, f, System.nanoTime()))) {
             throw new CapacityException(13, "the router has " + queue.size() + " glimpses waiting, its limit; retry later");
         }
@@ -375,7 +389,12 @@ public final class GlimpRouter implements AutoCloseable {
             } catch (InterruptedException e) {
                 break;
             }
-            run(batch);
+            decoding.lock();
+            try {
+                run(batch);
+            } finally {
+                decoding.unlock();
+            }
         }
         Request r;
         while ((r = queue.poll()) != null) {

@@ -115,10 +115,16 @@ public final class RouterServer implements AutoCloseable {
     private static final class HttpError extends RuntimeException {
         private static final long serialVersionUID = 1L;
         final int status;
+        final boolean unreadBody;
 
         HttpError(int status, String message) {
+            this(status, message, false);
+        }
+
+        HttpError(int status, String message, boolean unreadBody) {
             super(message);
             this.status = status;
+            this.unreadBody = unreadBody;
         }
     }
 
@@ -145,6 +151,10 @@ public final class RouterServer implements AutoCloseable {
                 }
             } catch (HttpError e) {
                 status = e.status;
+                if (e.unreadBody) {
+                    // the rest of the body is left unread: the connection cannot carry another request
+                    response.getHeaders().put(HttpHeader.CONNECTION, "close");
+                }
                 body = error(e.getMessage(), status == 405 ? "method_not_allowed" : status == 404 ? "not_found" : "bad_request");
             } catch (ClosedException e) {
                 status = 404;
@@ -261,14 +271,14 @@ public final class RouterServer implements AutoCloseable {
     private JsonNode readBody(Request request) throws IOException {
         long declared = request.getLength();
         if (declared > options.maxBodyBytes()) {
-            throw new HttpError(413, "the body has " + declared + " bytes, more than the limit of " + options.maxBodyBytes());
+            throw new HttpError(413, "the body has " + declared + " bytes, more than the limit of " + options.maxBodyBytes(), true);
         }
         byte[] bytes;
         try (InputStream in = Content.Source.asInputStream(request)) {
             bytes = in.readNBytes(options.maxBodyBytes() + 1);
         }
         if (bytes.length > options.maxBodyBytes()) {
-            throw new HttpError(413, "the body is larger than the limit of " + options.maxBodyBytes() + " bytes");
+            throw new HttpError(413, "the body is larger than the limit of " + options.maxBodyBytes() + " bytes", true);
         }
         if (bytes.length == 0) {
             return JSON.createObjectNode();
