@@ -21,6 +21,7 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -88,6 +89,7 @@ public final class GlimpRouter implements AutoCloseable {
     private final Listener listener;
     private final Thread dispatcher;
     private final ReentrantLock decoding = new ReentrantLock(); // one batch decodes at a time
+    private final AtomicInteger queued = new AtomicInteger();    // glimpses handed to the dispatcher, not yet answered
     private volatile boolean closed;
 
     private GlimpRouter(Builder b, Model model, boolean ownsModel) {
@@ -302,9 +304,9 @@ public final class GlimpRouter implements AutoCloseable {
         }
         CompletableFuture<Decision> f = new CompletableFuture<>();
         // A lone caller decodes on its own thread: nobody to batch with, so no hand-off to the
-        // dispatcher and no wait. Callers that find a decode running (or others queued) queue up
-        // and are batched by the dispatcher.
-        if (queue.isEmpty() && decoding.tryLock()) {
+        // dispatcher and no wait. As soon as glimpses overlap (a decode running, or any waiting
+        // for the dispatcher) callers queue up and the dispatcher batches them.
+        if (queued.get() == 0 && decoding.tryLock()) {
             try {
                 run(List.of(new Request(s, f, System.nanoTime())));
             } finally {
@@ -312,7 +314,9 @@ public final class GlimpRouter implements AutoCloseable {
             }
             return f;
         }
+        queued.incrementAndGet();
         if (!queue.offer(new Request(s, f, System.nanoTime()))) {
+            queued.decrementAndGet();
             throw new CapacityException(13, "the router has " + queue.size() + " glimpses waiting, its limit; retry later");
         }
         if (closed) {
@@ -394,6 +398,7 @@ public final class GlimpRouter implements AutoCloseable {
                 run(batch);
             } finally {
                 decoding.unlock();
+                queued.addAndGet(-batch.size());
             }
         }
         Request r;
