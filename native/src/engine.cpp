@@ -144,6 +144,7 @@ void reduce_logits_tensor(ps_engine & e, const ggml_tensor * t) {
     if (st != PS_OK) {
         e.cb_status = st;
         e.cb_bad_dest = e.row_dest[row0 + bad];
+        if (st != PS_ERR_NAN_LOGITS) e.cb_error = "out of memory while reducing the logits";
     }
     e.rows_done += static_cast<size_t>(n_rows);
 }
@@ -185,16 +186,17 @@ int32_t set_skip_samplers(ps_engine & e, bool attach) {
         e.skip_attached = false;
         return PS_OK;
     }
+    e.skip_attached = true; // set first: should attaching throw, a detach still clears every slot
     for (int32_t s = 0; s < e.params.n_seq_max; ++s) {
         e.skip_chains.push_back(make_skip_chain());
         if (!llama_set_sampler(e.ctx, s, e.skip_chains.back())) {
             for (int32_t u = 0; u <= s; ++u) llama_set_sampler(e.ctx, u, nullptr);
             free_skip_chains(e);
+            e.skip_attached = false;
             e.params.skip_logits_copy = 0; // this backend refuses: fall back to llama.cpp's copy
             return PS_OK;
         }
     }
-    e.skip_attached = true;
     return PS_OK;
 }
 
@@ -460,7 +462,13 @@ int32_t run_decodes(ps_engine & e, const ps_sequence * seqs, Plan & plan, AfterD
             // a prefix holds its slot until every member has copied it, so it may only take a slot
             // while another stays free for the members; otherwise prefixes could fill every slot
             if (job.seq < 0 && n_free < 2) break;
-            if (kv_used + (job.end - job.begin) > e.params.n_ctx) break; // wait for live jobs to finish
+            if (kv_used + (job.end - job.begin) > e.params.n_ctx) {
+                // Wait for live jobs to finish, so long jobs are not starved by short ones behind
+                // them; but while a group holds its prefix, its remaining members must still be
+                // reached (only they release it), so look past a job that does not fit.
+                if (open_groups > 0) continue;
+                break;
+            }
             admit(j, slot);
             add_tokens(slot);
         }
@@ -729,6 +737,7 @@ int32_t ps_session_decode(ps_engine * engine, const ps_append * appends, int32_t
 
         int32_t next = 0;      // append being filled
         int32_t cursor = 0;    // its next token
+        try {
         while (next < n_appends) {
             reset_batch(e);
             while (next < n_appends && e.batch.n_tokens < e.params.n_batch) {
@@ -767,6 +776,11 @@ int32_t ps_session_decode(ps_engine * engine, const ps_append * appends, int32_t
                 if (e.cb_status != PS_OK) return fail(e.cb_status, "%s", e.cb_error.c_str());
                 return fail(PS_ERR_INTERNAL, "reduced %zu logits rows, expected %zu", e.rows_done, e.row_target.size());
             }
+        }
+        } catch (...) { // leave the slots as they were (guarded turns the exception into a status)
+            undo();
+            e.fused = false;
+            throw;
         }
         e.fused = false;
         return PS_OK;

@@ -304,7 +304,8 @@ int32_t ps_stats_compute(const float * logits, int32_t n_rows, int32_t n_vocab, 
                           k ? out_topk_ids + static_cast<int64_t>(r) * k : nullptr,
                           k ? out_topk_logprobs + static_cast<int64_t>(r) * k : nullptr};
         }, &bad);
-        if (st != PS_OK) return fail(st, "row %d holds NaN logits or no finite logit", bad);
+        if (st == PS_ERR_NAN_LOGITS) return fail(st, "row %d holds NaN or +inf logits, or no finite logit", bad);
+        if (st != PS_OK) return fail(st, "out of memory while reducing row %d", bad);
         return PS_OK;
     });
 }

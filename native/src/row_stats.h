@@ -31,7 +31,12 @@ int32_t reduce_rows(int32_t n_rows, int32_t n_vocab, float inv_temperature, int3
     int32_t first_bad = -1;
 #pragma omp parallel for schedule(static) num_threads(n_threads) if (n_rows > 1)
     for (int32_t r = 0; r < n_rows; ++r) {
-        const int32_t st = reduce_row(job_at(r), n_vocab, inv_temperature, top_k);
+        int32_t st;
+        try { // an exception must not leave an OpenMP region (that terminates the process)
+            st = reduce_row(job_at(r), n_vocab, inv_temperature, top_k);
+        } catch (...) {
+            st = PS_ERR_OUT_OF_MEMORY;
+        }
         if (st != PS_OK) {
 #pragma omp critical(panscore_bad_row)
             if (first_bad < 0 || r < first_bad) {

@@ -96,8 +96,12 @@ public final class Engine implements AutoCloseable {
         requireSequences(sequences);
         try (var use = lifecycle.use(); Arena arena = Arena.ofConfined()) {
             MemorySegment seqs = marshal(arena, sequences);
-            long rows = scoredRows(sequences);
+                long rows = scoredRows(sequences);
             int k = options.topK();
+            if (k > 0 && rows * k > Integer.MAX_VALUE - 8) {
+                throw new InvalidInputException(panscore_h.PS_ERR_INVALID_ARGUMENT(), rows + " positions x top-" + k
+                        + " do not fit in one Java array; score fewer positions per call");
+            }
             MemorySegment stats = ps_token_stats.allocateArray(Math.max(1, rows), arena);
             MemorySegment topIds = k > 0 ? arena.allocate(ValueLayout.JAVA_INT, rows * k) : MemorySegment.NULL;
             MemorySegment topLps = k > 0 ? arena.allocate(ValueLayout.JAVA_FLOAT, rows * k) : MemorySegment.NULL;

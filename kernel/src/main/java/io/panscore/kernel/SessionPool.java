@@ -28,10 +28,11 @@ public final class SessionPool implements AutoCloseable {
     public static final class Session {
         private final int slot;
         private final long id;
-        private int decoded;                  // tokens in the KV cache
-        private int[] pending = new int[0];   // appended, not yet decoded
-        private Glimpse last;                 // summary after the last decoded token
-        private boolean closed;
+        // written under the pool's monitor; volatile so length() and isClosed() read them from any thread
+        private volatile int decoded;                  // tokens in the KV cache
+        private volatile int[] pending = new int[0];   // appended, not yet decoded
+        private Glimpse last;                          // summary after the last decoded token
+        private volatile boolean closed;
 
         private Session(int slot, long id) {
             this.slot = slot;
@@ -44,11 +45,11 @@ public final class SessionPool implements AutoCloseable {
         }
 
         /** Tokens in the context so far (decoded and pending). */
-        public synchronized int length() {
+        public int length() {
             return decoded + pending.length;
         }
 
-        public synchronized boolean isClosed() {
+        public boolean isClosed() {
             return closed;
         }
     }
@@ -98,6 +99,10 @@ public final class SessionPool implements AutoCloseable {
     public synchronized Session open(int[] context) {
         if (context.length == 0) {
             throw new InvalidInputException(panscore_h.PS_ERR_EMPTY_INPUT(), "a session needs a non-empty context");
+        }
+        if (context.length > contextSize) {
+            throw new ContextOverflowException(panscore_h.PS_ERR_CONTEXT_OVERFLOW(), "a context of " + context.length
+                    + " tokens is more than the KV cache of " + contextSize + " tokens");
         }
         checkTokens(context);
         Session s = new Session(freeSlot(), nextId++);

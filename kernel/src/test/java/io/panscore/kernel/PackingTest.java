@@ -136,6 +136,29 @@ class PackingTest {
         }
     }
 
+    /** A long ungrouped sequence between two members of a group must not block the group's last member. */
+    @Test
+    void longSequenceBetweenGroupMembers() {
+        Model model = TestModels.tiny();
+        int[] base = model.tokenize(TestModels.TEXT + " " + TestModels.TEXT, true, false);
+        int[] a = Arrays.copyOf(base, 20);
+        int[] c = Arrays.copyOf(base, 20);
+        c[15] = (c[15] + 1) % model.info().vocabSize(); // same first 10 tokens, different after
+        int[] b = Arrays.copyOfRange(base, 20, 84);      // 64 tokens: the whole context
+        List<Sequence> seqs = List.of(new Sequence(a, 10, 20).sharingPrefix(1, 10), Sequence.of(b),
+                new Sequence(c, 10, 20).sharingPrefix(1, 10));
+        try (Engine engine = model.newEngine(EngineOptions.defaults().withContextSize(64))) {
+            List<TokenScores> shared = engine.score(seqs, ScoreOptions.defaults());
+            List<Sequence> plain = List.of(new Sequence(a, 10, 20), Sequence.of(b), new Sequence(c, 10, 20));
+            List<TokenScores> unshared = engine.score(plain, ScoreOptions.defaults());
+            for (int s = 0; s < 3; s++) {
+                for (int i = 0; i < shared.get(s).size(); i++) {
+                    assertEquals(unshared.get(s).logprob()[i], shared.get(s).logprob()[i], 1e-4, "seq " + s + " pos " + i);
+                }
+            }
+        }
+    }
+
     @Test
     void groupMembersMustReallyShareTheirPrefix() {
         Model model = TestModels.tiny();

@@ -98,6 +98,10 @@ public final class GlimpRouter implements AutoCloseable {
         EngineOptions options = EngineOptions.defaults().withContextSize(b.contextSize).withMaxSequences(b.maxSessions).withThreads(b.threads)
                 .withBatchSize(b.batchSize).withMicroBatchSize(b.batchSize);
         this.pool = new SessionPool(model, options, TOP_K);
+        if (b.queueCapacity <= 0 && (b.maxBatch > 0 ? b.maxBatch : pool.options().maxSequences()) > Integer.MAX_VALUE / 4) {
+            pool.close();
+            throw new IllegalArgumentException("maxBatch is too large for the default queue capacity (4 x maxBatch)");
+        }
         this.threshold = b.threshold;
         this.mode = b.mode;
         this.delimiter = b.delimiter;
@@ -391,6 +395,7 @@ public final class GlimpRouter implements AutoCloseable {
                     batch.add(r);
                 }
             } catch (InterruptedException e) {
+                batch.forEach(r -> r.result.completeExceptionally(new ClosedException("the router's dispatcher was interrupted")));
                 break;
             }
             decoding.lock();
@@ -444,7 +449,7 @@ public final class GlimpRouter implements AutoCloseable {
                     run(bySession.get(s));
                 }
             }
-        } catch (RuntimeException e) {
+        } catch (Throwable e) { // a listener's Error, OutOfMemoryError: answer every caller, keep the dispatcher alive
             batch.forEach(r -> r.result.completeExceptionally(e));
         }
     }
