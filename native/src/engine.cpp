@@ -201,15 +201,9 @@ int32_t set_skip_samplers(ps_engine & e, bool attach) {
 }
 
 
-// Checks the scoring parameters and output buffers shared by ps_score and ps_session_decode.
-int32_t check_score_params(const ps_engine & e, const ps_score_params & p, const char * where, const ps_token_stats * out_stats,
-                           const int32_t * out_topk_ids, const float * out_topk_logprobs) {
-    if (!(p.temperature >= 0.0f) || std::isinf(p.temperature)) {
-        return fail(PS_ERR_INVALID_ARGUMENT, "temperature must be a finite number > 0 (0 means 1), got %g", p.temperature);
-    }
-    if (p.top_k < 0 || p.top_k > e.n_vocab) {
-        return fail(PS_ERR_INVALID_ARGUMENT, "top_k must be in [0, %d], got %d", e.n_vocab, p.top_k);
-    }
+// The scoring-parameter check of an engine call, plus what the device reduction can do.
+int32_t check_engine_score_params(const ps_engine & e, const ps_score_params & p, const char * where, const ps_token_stats * out_stats,
+                                  const int32_t * out_topk_ids, const float * out_topk_logprobs) {
 #ifdef PANSCORE_WITH_CUDA
     // llama.cpp may compute the logits on the GPU even with no layers offloaded (it moves large
     // batches' output layer there), so a CUDA build always keeps within the device kernel's k,
@@ -218,10 +212,7 @@ int32_t check_score_params(const ps_engine & e, const ps_score_params & p, const
         return fail(PS_ERR_INVALID_ARGUMENT, "top_k must be at most %d in a CUDA build, got %d", cuda::MAX_TOP_K, p.top_k);
     }
 #endif
-    if (out_stats == nullptr || (p.top_k > 0 && (out_topk_ids == nullptr || out_topk_logprobs == nullptr))) {
-        return fail(PS_ERR_INVALID_ARGUMENT, "%s: missing output buffer", where);
-    }
-    return PS_OK;
+    return check_score_params(p, e.n_vocab, where, out_stats, out_topk_ids, out_topk_logprobs);
 }
 
 // Arms the eval callback: from now on every logits row llama.cpp computes is reduced in place.
@@ -229,7 +220,7 @@ void begin_fused(ps_engine & e, const ps_score_params & p, ps_token_stats * out_
                  float * out_topk_logprobs) {
     set_skip_samplers(e, e.params.skip_logits_copy != 0);
     e.fused = true;
-    e.inv_t = p.temperature == 0.0f ? 1.0f : 1.0f / p.temperature;
+    e.inv_t = inverse_temperature(p);
     e.top_k = p.top_k;
     e.out_stats = out_stats;
     e.out_topk_ids = out_topk_ids;
@@ -666,7 +657,7 @@ int32_t ps_score(ps_engine * engine, const ps_sequence * seqs, int32_t n_seqs, c
         if (engine == nullptr) return fail(PS_ERR_INVALID_ARGUMENT, "ps_score: engine is NULL");
         ps_engine & e = *engine;
         const ps_score_params p = params ? *params : ps_score_default_params();
-        int32_t st = check_score_params(e, p, "ps_score", out_stats, out_topk_ids, out_topk_logprobs);
+        int32_t st = check_engine_score_params(e, p, "ps_score", out_stats, out_topk_ids, out_topk_logprobs);
         if (st != PS_OK) return st;
         Plan plan;
         st = plan_sequences(e, seqs, n_seqs, plan);
@@ -724,7 +715,7 @@ int32_t ps_session_decode(ps_engine * engine, const ps_append * appends, int32_t
         if (engine == nullptr) return fail(PS_ERR_INVALID_ARGUMENT, "ps_session_decode: engine is NULL");
         ps_engine & e = *engine;
         const ps_score_params p = params ? *params : ps_score_default_params();
-        int32_t st = check_score_params(e, p, "ps_session_decode", out_stats, out_topk_ids, out_topk_logprobs);
+        int32_t st = check_engine_score_params(e, p, "ps_session_decode", out_stats, out_topk_ids, out_topk_logprobs);
         if (st != PS_OK) return st;
         st = check_appends(e, appends, n_appends);
         if (st != PS_OK) return st;

@@ -13,6 +13,15 @@ void ensure_backend();
 // n when n > 0, else the number of hardware threads.
 int32_t resolve_threads(int32_t n);
 
+// Checks scoring parameters against a vocabulary and the output buffers they need; `where`
+// names the caller in the message. The one check behind ps_score, ps_session_decode and
+// ps_stats_compute.
+int32_t check_score_params(const ps_score_params & p, int32_t n_vocab, const char * where, const ps_token_stats * out_stats,
+                           const int32_t * out_topk_ids, const float * out_topk_logprobs);
+
+// 1 / temperature, with 0 meaning 1.
+inline float inverse_temperature(const ps_score_params & p) { return p.temperature == 0.0f ? 1.0f : 1.0f / p.temperature; }
+
 } // namespace panscore
 
 struct ps_model {

@@ -83,6 +83,20 @@ void ensure_backend() {
 
 int32_t resolve_threads(int32_t n) { return n > 0 ? n : default_threads(); }
 
+int32_t check_score_params(const ps_score_params & p, int32_t n_vocab, const char * where, const ps_token_stats * out_stats,
+                           const int32_t * out_topk_ids, const float * out_topk_logprobs) {
+    if (!(p.temperature >= 0.0f) || std::isinf(p.temperature)) {
+        return fail(PS_ERR_INVALID_ARGUMENT, "temperature must be a finite number > 0 (0 means 1), got %g", p.temperature);
+    }
+    if (p.top_k < 0 || p.top_k > n_vocab) {
+        return fail(PS_ERR_INVALID_ARGUMENT, "top_k must be in [0, %d], got %d", n_vocab, p.top_k);
+    }
+    if (out_stats == nullptr || (p.top_k > 0 && (out_topk_ids == nullptr || out_topk_logprobs == nullptr))) {
+        return fail(PS_ERR_INVALID_ARGUMENT, "%s: missing output buffer", where);
+    }
+    return PS_OK;
+}
+
 } // namespace panscore
 
 using namespace panscore;
@@ -281,22 +295,18 @@ int32_t ps_stats_compute(const float * logits, int32_t n_rows, int32_t n_vocab, 
                          int32_t * out_topk_ids, float * out_topk_logprobs) {
     return guarded("ps_stats_compute", [&]() -> int32_t {
         const ps_score_params p = params ? *params : ps_score_default_params();
-        if (logits == nullptr || targets == nullptr || out_stats == nullptr || n_rows < 0 || n_vocab <= 0) {
+        if (logits == nullptr || targets == nullptr || n_rows < 0 || n_vocab <= 0) {
             return fail(PS_ERR_INVALID_ARGUMENT, "ps_stats_compute: invalid argument");
         }
-        if (p.top_k < 0 || p.top_k > n_vocab || (p.top_k > 0 && (out_topk_ids == nullptr || out_topk_logprobs == nullptr))) {
-            return fail(PS_ERR_INVALID_ARGUMENT, "top_k must be in [0, n_vocab] with both top-k buffers given, got %d", p.top_k);
-        }
-        if (!(p.temperature >= 0.0f) || std::isinf(p.temperature)) {
-            return fail(PS_ERR_INVALID_ARGUMENT, "temperature must be a finite number > 0 (0 means 1), got %g", p.temperature);
-        }
+        const int32_t checked = check_score_params(p, n_vocab, "ps_stats_compute", out_stats, out_topk_ids, out_topk_logprobs);
+        if (checked != PS_OK) return checked;
         for (int32_t r = 0; r < n_rows; ++r) {
             if (targets[r] < 0 || targets[r] >= n_vocab) {
                 return fail(PS_ERR_TOKEN_OUT_OF_RANGE, "target %d of row %d is outside the vocabulary [0, %d)",
                             targets[r], r, n_vocab);
             }
         }
-        const float inv_t = p.temperature == 0.0f ? 1.0f : 1.0f / p.temperature;
+        const float inv_t = inverse_temperature(p);
         const int32_t k = p.top_k;
         int32_t bad = -1;
         const int32_t st = reduce_rows(n_rows, n_vocab, inv_t, k, resolve_threads(n_threads), [&](int32_t r) {

@@ -97,13 +97,9 @@ public final class NativeLibrary {
 
     private static Path locate() {
         List<String> tried = new ArrayList<>();
-        String dir = System.getProperty(LIBRARY_PATH_PROPERTY);
-        String origin = "-D" + LIBRARY_PATH_PROPERTY;
-        if (dir == null || dir.isBlank()) {
-            dir = System.getenv(LIBRARY_PATH_ENV);
-            origin = "$" + LIBRARY_PATH_ENV;
-        }
-        if (dir != null && !dir.isBlank()) {
+        String dir = setting(LIBRARY_PATH_PROPERTY, LIBRARY_PATH_ENV);
+        if (dir != null) {
+            String origin = isBlank(System.getProperty(LIBRARY_PATH_PROPERTY)) ? "$" + LIBRARY_PATH_ENV : "-D" + LIBRARY_PATH_PROPERTY;
             Path candidate = Path.of(dir).resolve(fileName());
             if (Files.isReadable(candidate)) {
                 return candidate;
@@ -126,16 +122,26 @@ public final class NativeLibrary {
 
     /** The cache directory for extracted files. */
     public static Path cacheDir() {
-        String dir = System.getProperty(CACHE_DIR_PROPERTY);
-        if (dir == null || dir.isBlank()) {
-            dir = System.getenv(CACHE_DIR_ENV);
-        }
-        if (dir == null || dir.isBlank()) {
+        String dir = setting(CACHE_DIR_PROPERTY, CACHE_DIR_ENV);
+        if (dir == null) {
             String xdg = System.getenv("XDG_CACHE_HOME");
-            Path base = xdg != null && !xdg.isBlank() ? Path.of(xdg) : Path.of(System.getProperty("user.home"), ".cache");
+            Path base = isBlank(xdg) ? Path.of(System.getProperty("user.home"), ".cache") : Path.of(xdg);
             return base.resolve("panscore");
         }
         return Path.of(dir);
+    }
+
+    /** The system property if set, else the environment variable; null when both are unset or blank. */
+    private static String setting(String property, String env) {
+        String v = System.getProperty(property);
+        if (isBlank(v)) {
+            v = System.getenv(env);
+        }
+        return isBlank(v) ? null : v;
+    }
+
+    private static boolean isBlank(String s) {
+        return s == null || s.isBlank();
     }
 
     /**
@@ -171,11 +177,8 @@ public final class NativeLibrary {
      * directory.
      */
     public static Path bundledFile(String relative) throws IOException {
-        String dir = System.getProperty(LIBRARY_PATH_PROPERTY);
-        if (dir == null || dir.isBlank()) {
-            dir = System.getenv(LIBRARY_PATH_ENV);
-        }
-        if (dir != null && !dir.isBlank()) {
+        String dir = setting(LIBRARY_PATH_PROPERTY, LIBRARY_PATH_ENV);
+        if (dir != null) {
             Path candidate = Path.of(dir).resolve(relative);
             if (Files.isReadable(candidate)) {
                 return candidate;

@@ -2,7 +2,6 @@ package io.panscore.kernel;
 
 import io.panscore.bindings.panscore_h;
 import io.panscore.bindings.ps_engine_params;
-import io.panscore.bindings.ps_score_params;
 import io.panscore.bindings.ps_sequence;
 import io.panscore.bindings.ps_token_stats;
 import java.lang.foreign.Arena;
@@ -105,9 +104,7 @@ public final class Engine implements AutoCloseable {
             MemorySegment stats = ps_token_stats.allocateArray(Math.max(1, rows), arena);
             MemorySegment topIds = k > 0 ? arena.allocate(ValueLayout.JAVA_INT, rows * k) : MemorySegment.NULL;
             MemorySegment topLps = k > 0 ? arena.allocate(ValueLayout.JAVA_FLOAT, rows * k) : MemorySegment.NULL;
-            MemorySegment params = ps_score_params.allocate(arena);
-            ps_score_params.temperature(params, (float) options.temperature());
-            ps_score_params.top_k(params, k);
+            MemorySegment params = options.toNative(arena);
             NativeCalls.check(panscore_h.ps_score(use.handle(), seqs, sequences.size(), params, stats, topIds, topLps),
                     "scoring " + sequences.size() + " sequence(s)");
             return unpack(sequences, stats, k, topIds, topLps);

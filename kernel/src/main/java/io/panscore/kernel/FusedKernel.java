@@ -1,7 +1,6 @@
 package io.panscore.kernel;
 
 import io.panscore.bindings.panscore_h;
-import io.panscore.bindings.ps_score_params;
 import io.panscore.bindings.ps_token_stats;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -37,9 +36,7 @@ public final class FusedKernel {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment in = arena.allocateFrom(ValueLayout.JAVA_FLOAT, logits);
             MemorySegment tg = arena.allocateFrom(ValueLayout.JAVA_INT, targets);
-            MemorySegment params = ps_score_params.allocate(arena);
-            ps_score_params.temperature(params, (float) options.temperature());
-            ps_score_params.top_k(params, k);
+            MemorySegment params = options.toNative(arena);
             MemorySegment stats = ps_token_stats.allocateArray(rows, arena);
             MemorySegment ids = k > 0 ? arena.allocate(ValueLayout.JAVA_INT, (long) rows * k) : MemorySegment.NULL;
             MemorySegment lps = k > 0 ? arena.allocate(ValueLayout.JAVA_FLOAT, (long) rows * k) : MemorySegment.NULL;

@@ -1,5 +1,9 @@
 package io.panscore.kernel;
 
+import io.panscore.bindings.ps_score_params;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
 /**
  * What to compute per scored position besides logprob, entropy, rank and argmax.
  *
@@ -27,5 +31,13 @@ public record ScoreOptions(double temperature, int topK) {
 
     public ScoreOptions withTemperature(double t) {
         return new ScoreOptions(t, topK);
+    }
+
+    /** These options as the native {@code ps_score_params}, allocated in {@code arena}. */
+    MemorySegment toNative(Arena arena) {
+        MemorySegment params = ps_score_params.allocate(arena);
+        ps_score_params.temperature(params, (float) temperature);
+        ps_score_params.top_k(params, topK);
+        return params;
     }
 }

@@ -2,7 +2,6 @@ package io.panscore.kernel;
 
 import io.panscore.bindings.panscore_h;
 import io.panscore.bindings.ps_append;
-import io.panscore.bindings.ps_score_params;
 import io.panscore.bindings.ps_token_stats;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -206,9 +205,7 @@ public final class SessionPool implements AutoCloseable {
                 ps_append.tokens(a, arena.allocateFrom(ValueLayout.JAVA_INT, s.pending));
                 ps_append.n_tokens(a, s.pending.length);
             }
-            MemorySegment params = ps_score_params.allocate(arena);
-            ps_score_params.temperature(params, 1.0f);
-            ps_score_params.top_k(params, topK);
+            MemorySegment params = ScoreOptions.defaults().withTopK(topK).toNative(arena);
             MemorySegment stats = ps_token_stats.allocateArray(todo.size(), arena);
             MemorySegment ids = topK > 0 ? arena.allocate(ValueLayout.JAVA_INT, (long) todo.size() * topK) : MemorySegment.NULL;
             MemorySegment lps = topK > 0 ? arena.allocate(ValueLayout.JAVA_FLOAT, (long) todo.size() * topK) : MemorySegment.NULL;
