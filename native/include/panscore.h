@@ -137,6 +137,11 @@ PS_API int32_t ps_detokenize(const ps_model * model, const int32_t * tokens, int
 PS_API int32_t ps_token_piece(const ps_model * model, int32_t token, int32_t render_special, char * buf,
                               int32_t buf_size, int32_t * out_len);
 
+/* The names of llama.cpp's built-in chat templates (what ps_chat_render accepts as tmpl besides a
+ * template string), comma-separated, not NUL-terminated. *out_len receives the byte count (the
+ * needed count on BUFFER_TOO_SMALL). */
+PS_API int32_t ps_chat_builtin_templates(char * buf, int32_t buf_size, int32_t * out_len);
+
 /* ---------------------------------------------------------------------------------------------- */
 /* Per-position statistics (SPEC §1)                                                              */
 /* ---------------------------------------------------------------------------------------------- */

@@ -8,6 +8,10 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
+import io.panscore.kernel.fixture.GgufFile;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
@@ -51,8 +55,11 @@ public final class Model implements AutoCloseable {
             ps_model_params.use_mmap(params, options.useMmap() ? 1 : 0);
             ps_model_params.check_tensors(params, options.checkTensors() ? 1 : 0);
             MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
-            NativeCalls.check(panscore_h.ps_model_load(arena.allocateFrom(path.toString()), params, out),
-                    "loading " + path);
+            checkIsFile(path);
+            int status = panscore_h.ps_model_load(arena.allocateFrom(path.toString()), params, out);
+            if (status != panscore_h.PS_OK()) {
+                throw explainLoadFailure(path, NativeCalls.exceptionFor(status, "loading " + path + ": " + NativeCalls.lastError()));
+            }
             MemorySegment handle = out.get(ValueLayout.ADDRESS, 0);
             try {
                 return new Model(handle, readInfo(arena, handle), path);
@@ -61,6 +68,43 @@ public final class Model implements AutoCloseable {
                 throw e;
             }
         }
+    }
+
+    /** A directory is not a model: say so (llama.cpp would call it "not a GGUF file"), naming the GGUF files inside. */
+    private static void checkIsFile(Path path) {
+        if (!Files.isDirectory(path)) {
+            return;
+        }
+        List<String> ggufs = List.of();
+        try (var files = Files.list(path)) {
+            ggufs = files.map(f -> f.getFileName().toString()).filter(n -> n.endsWith(".gguf")).sorted().limit(5).toList();
+        } catch (IOException | UncheckedIOException e) {
+            // unlistable: name none
+        }
+        throw new ModelLoadException(panscore_h.PS_ERR_FILE_NOT_FOUND(), "'" + path + "' is a directory, not a model file: give the path of a .gguf file"
+                + (ggufs.isEmpty() ? " (there is none directly in it)" : ", e.g. " + path.resolve(ggufs.getFirst()) + " (it holds " + String.join(", ", ggufs) + ")"));
+    }
+
+    /**
+     * llama.cpp's own reason for a failed load is often just "failed to load model": when the file
+     * is a GGUF file, read its header and tensor table to say what is wrong (a truncated download, a
+     * damaged header); otherwise keep llama.cpp's message.
+     */
+    private static PanscoreException explainLoadFailure(Path path, PanscoreException e) {
+        if (!(e instanceof ModelLoadException) || e.status() != panscore_h.PS_ERR_MODEL_FORMAT() || !Files.isRegularFile(path)) {
+            return e;
+        }
+        try {
+            GgufFile.read(path);
+        } catch (GgufFile.FormatException f) {
+            String why = f.getMessage();
+            boolean truncated = why.contains("truncated") || why.contains("end of") || why.contains("remain");
+            return new ModelLoadException(e.status(), "cannot load " + path + ": " + (truncated ? "the file is truncated (incomplete download or copy?): " : "the file is damaged: ")
+                    + why + " (" + e.getMessage() + ")");
+        } catch (IOException | RuntimeException other) {
+            return e;
+        }
+        return e;
     }
 
     private static ModelInfo readInfo(Arena arena, MemorySegment handle) {
