@@ -128,6 +128,20 @@ PS_API int32_t ps_tokenize(const ps_model * model, const char * text, int32_t te
 PS_API int32_t ps_detokenize(const ps_model * model, const int32_t * tokens, int32_t n_tokens,
                              int32_t render_special, char * buf, int32_t buf_size, int32_t * out_len);
 
+/* The exact text piece of one token, as the tokenizer made it (not NUL-terminated): a
+ * SentencePiece token "\u2581w" gives " w" (ps_detokenize drops the leading space of a sequence's
+ * first token when the tokenizer adds a space prefix; this never does). Concatenating the pieces of
+ * a tokenization gives the tokenized text, plus a leading space where the tokenizer added one.
+ * render_special: include the text of special tokens. *out_len receives the byte count (the needed
+ * count on BUFFER_TOO_SMALL). */
+PS_API int32_t ps_token_piece(const ps_model * model, int32_t token, int32_t render_special, char * buf,
+                              int32_t buf_size, int32_t * out_len);
+
+/* The names of llama.cpp's built-in chat templates (what ps_chat_render accepts as tmpl besides a
+ * template string), comma-separated, not NUL-terminated. *out_len receives the byte count (the
+ * needed count on BUFFER_TOO_SMALL). */
+PS_API int32_t ps_chat_builtin_templates(char * buf, int32_t buf_size, int32_t * out_len);
+
 /* ---------------------------------------------------------------------------------------------- */
 /* Per-position statistics (SPEC §1)                                                              */
 /* ---------------------------------------------------------------------------------------------- */

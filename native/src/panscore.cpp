@@ -252,6 +252,48 @@ int32_t ps_detokenize(const ps_model * model, const int32_t * tokens, int32_t n_
     });
 }
 
+int32_t ps_token_piece(const ps_model * model, int32_t token, int32_t render_special, char * buf, int32_t buf_size,
+                       int32_t * out_len) {
+    return guarded("ps_token_piece", [&]() -> int32_t {
+        if (model == nullptr || out_len == nullptr || buf_size < 0 || (buf == nullptr && buf_size > 0)) {
+            return fail(PS_ERR_INVALID_ARGUMENT, "ps_token_piece: invalid argument");
+        }
+        if (token < 0 || token >= model->info.n_vocab) {
+            return fail(PS_ERR_TOKEN_OUT_OF_RANGE, "token %d is outside the vocabulary [0, %d)", token, model->info.n_vocab);
+        }
+        char dummy[1];
+        const int32_t n = llama_token_to_piece(model->vocab, token, buf ? buf : dummy, buf_size, /*lstrip=*/0, render_special != 0);
+        if (n < 0) {
+            *out_len = -n;
+            return fail(PS_ERR_BUFFER_TOO_SMALL, "the piece needs %d bytes", -n);
+        }
+        *out_len = n;
+        return PS_OK;
+    });
+}
+
+int32_t ps_chat_builtin_templates(char * buf, int32_t buf_size, int32_t * out_len) {
+    return guarded("ps_chat_builtin_templates", [&]() -> int32_t {
+        if (out_len == nullptr || buf_size < 0 || (buf == nullptr && buf_size > 0)) {
+            return fail(PS_ERR_INVALID_ARGUMENT, "ps_chat_builtin_templates: invalid argument");
+        }
+        const int32_t n = llama_chat_builtin_templates(nullptr, 0);
+        std::vector<const char *> names(static_cast<size_t>(n > 0 ? n : 0));
+        llama_chat_builtin_templates(names.data(), names.size());
+        std::string all;
+        for (const char * name : names) {
+            if (!all.empty()) all += ',';
+            all += name;
+        }
+        *out_len = static_cast<int32_t>(all.size());
+        if (static_cast<int32_t>(all.size()) > buf_size) {
+            return fail(PS_ERR_BUFFER_TOO_SMALL, "the template names need %d bytes", *out_len);
+        }
+        if (!all.empty()) std::memcpy(buf, all.data(), all.size());
+        return PS_OK;
+    });
+}
+
 int32_t ps_chat_render(const ps_model * model, const char * tmpl, const ps_chat_message * messages, int32_t n_messages,
                        int32_t add_assistant, char * buf, int32_t buf_size, int32_t * out_len) {
     return guarded("ps_chat_render", [&]() -> int32_t {

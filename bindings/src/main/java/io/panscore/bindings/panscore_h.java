@@ -1064,6 +1064,135 @@ public class panscore_h {
     }
 
 
+    private static class ps_token_piece {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            panscore_h.C_INT,
+            panscore_h.C_POINTER,
+            panscore_h.C_INT,
+            panscore_h.C_INT,
+            panscore_h.C_POINTER,
+            panscore_h.C_INT,
+            panscore_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = panscore_h.findOrThrow("ps_token_piece");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t ps_token_piece(void * model, int32_t token, int32_t render_special, void * buf, int32_t buf_size, void * out_len)
+     * }
+     */
+    public static FunctionDescriptor ps_token_piece$descriptor() {
+        return ps_token_piece.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t ps_token_piece(void * model, int32_t token, int32_t render_special, void * buf, int32_t buf_size, void * out_len)
+     * }
+     */
+    public static MethodHandle ps_token_piece$handle() {
+        return ps_token_piece.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t ps_token_piece(void * model, int32_t token, int32_t render_special, void * buf, int32_t buf_size, void * out_len)
+     * }
+     */
+    public static MemorySegment ps_token_piece$address() {
+        return ps_token_piece.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t ps_token_piece(void * model, int32_t token, int32_t render_special, void * buf, int32_t buf_size, void * out_len)
+     * }
+     */
+    public static int ps_token_piece(MemorySegment model, int token, int render_special, MemorySegment buf, int buf_size, MemorySegment out_len) {
+        var mh$ = ps_token_piece.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("ps_token_piece", model, token, render_special, buf, buf_size, out_len);
+            }
+            return (int)mh$.invokeExact(model, token, render_special, buf, buf_size, out_len);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+
+    private static class ps_chat_builtin_templates {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            panscore_h.C_INT,
+            panscore_h.C_POINTER,
+            panscore_h.C_INT,
+            panscore_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = panscore_h.findOrThrow("ps_chat_builtin_templates");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t ps_chat_builtin_templates(char * buf, int32_t buf_size, int32_t * out_len)
+     * }
+     */
+    public static FunctionDescriptor ps_chat_builtin_templates$descriptor() {
+        return ps_chat_builtin_templates.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t ps_chat_builtin_templates(char * buf, int32_t buf_size, int32_t * out_len)
+     * }
+     */
+    public static MethodHandle ps_chat_builtin_templates$handle() {
+        return ps_chat_builtin_templates.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t ps_chat_builtin_templates(char * buf, int32_t buf_size, int32_t * out_len)
+     * }
+     */
+    public static MemorySegment ps_chat_builtin_templates$address() {
+        return ps_chat_builtin_templates.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t ps_chat_builtin_templates(char * buf, int32_t buf_size, int32_t * out_len)
+     * }
+     */
+    public static int ps_chat_builtin_templates(MemorySegment buf, int buf_size, MemorySegment out_len) {
+        var mh$ = ps_chat_builtin_templates.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("ps_chat_builtin_templates", buf, buf_size, out_len);
+            }
+            return (int)mh$.invokeExact(buf, buf_size, out_len);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+
     private static class ps_score_default_params {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             ps_score_params.layout()

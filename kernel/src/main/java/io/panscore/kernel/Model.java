@@ -8,6 +8,10 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
+import io.panscore.kernel.fixture.GgufFile;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
@@ -51,8 +55,11 @@ public final class Model implements AutoCloseable {
             ps_model_params.use_mmap(params, options.useMmap() ? 1 : 0);
             ps_model_params.check_tensors(params, options.checkTensors() ? 1 : 0);
             MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
-            NativeCalls.check(panscore_h.ps_model_load(arena.allocateFrom(path.toString()), params, out),
-                    "loading " + path);
+            checkIsFile(path);
+            int status = panscore_h.ps_model_load(arena.allocateFrom(path.toString()), params, out);
+            if (status != panscore_h.PS_OK()) {
+                throw explainLoadFailure(path, NativeCalls.exceptionFor(status, "loading " + path + ": " + NativeCalls.lastError()));
+            }
             MemorySegment handle = out.get(ValueLayout.ADDRESS, 0);
             try {
                 return new Model(handle, readInfo(arena, handle), path);
@@ -61,6 +68,43 @@ public final class Model implements AutoCloseable {
                 throw e;
             }
         }
+    }
+
+    /** A directory is not a model: say so (llama.cpp would call it "not a GGUF file"), naming the GGUF files inside. */
+    private static void checkIsFile(Path path) {
+        if (!Files.isDirectory(path)) {
+            return;
+        }
+        List<String> ggufs = List.of();
+        try (var files = Files.list(path)) {
+            ggufs = files.map(f -> f.getFileName().toString()).filter(n -> n.endsWith(".gguf")).sorted().limit(5).toList();
+        } catch (IOException | UncheckedIOException e) {
+            // unlistable: name none
+        }
+        throw new ModelLoadException(panscore_h.PS_ERR_FILE_NOT_FOUND(), "'" + path + "' is a directory, not a model file: give the path of a .gguf file"
+                + (ggufs.isEmpty() ? " (there is none directly in it)" : ", e.g. " + path.resolve(ggufs.getFirst()) + " (it holds " + String.join(", ", ggufs) + ")"));
+    }
+
+    /**
+     * llama.cpp's own reason for a failed load is often just "failed to load model": when the file
+     * is a GGUF file, read its header and tensor table to say what is wrong (a truncated download, a
+     * damaged header); otherwise keep llama.cpp's message.
+     */
+    private static PanscoreException explainLoadFailure(Path path, PanscoreException e) {
+        if (!(e instanceof ModelLoadException) || e.status() != panscore_h.PS_ERR_MODEL_FORMAT() || !Files.isRegularFile(path)) {
+            return e;
+        }
+        try {
+            GgufFile.read(path);
+        } catch (GgufFile.FormatException f) {
+            String why = f.getMessage();
+            boolean truncated = why.contains("truncated") || why.contains("end of") || why.contains("remain");
+            return new ModelLoadException(e.status(), "cannot load " + path + ": " + (truncated ? "the file is truncated (incomplete download or copy?): " : "the file is damaged: ")
+                    + why + " (" + e.getMessage() + ")");
+        } catch (IOException | RuntimeException other) {
+            return e;
+        }
+        return e;
     }
 
     private static ModelInfo readInfo(Arena arena, MemorySegment handle) {
@@ -193,35 +237,62 @@ public final class Model implements AutoCloseable {
     }
 
     /**
-     * The UTF-8 byte length of each token's piece (special tokens render as nothing), for mapping
-     * tokens back to byte ranges of the text they came from. Pieces of multi-byte characters keep
-     * their exact byte counts, which decoding them to a String would lose.
+     * The UTF-8 byte length of each token's share of the text it was tokenized from (special
+     * tokens render as nothing), for mapping tokens back to byte ranges of that text: each token's
+     * piece, except that the first token loses the space a SentencePiece tokenizer adds in front of
+     * the text (as {@link #detokenize} does). Pieces of multi-byte characters keep their exact byte
+     * counts, which decoding them to a String would lose.
      */
     public int[] pieceByteLengths(int[] tokens) {
+        int[] out = new int[tokens.length];
+        if (tokens.length == 0) {
+            return out;
+        }
         try (var use = lifecycle.use(); Arena arena = Arena.ofConfined()) {
             MemorySegment id = arena.allocate(ValueLayout.JAVA_INT);
             MemorySegment len = arena.allocate(ValueLayout.JAVA_INT);
-            int capacity = 256;
-            MemorySegment buf = arena.allocate(capacity);
-            int[] out = new int[tokens.length];
-            for (int i = 0; i < tokens.length; i++) {
-                id.set(ValueLayout.JAVA_INT, 0, tokens[i]);
-                int status = panscore_h.ps_detokenize(use.handle(), id, 1, 0, buf, capacity, len);
-                if (status == panscore_h.PS_ERR_BUFFER_TOO_SMALL()) {
-                    capacity = Math.max(2 * capacity, len.get(ValueLayout.JAVA_INT, 0));
-                    buf = arena.allocate(capacity);
-                    status = panscore_h.ps_detokenize(use.handle(), id, 1, 0, buf, capacity, len);
-                }
-                NativeCalls.check(status, "rendering token " + tokens[i]);
-                out[i] = len.get(ValueLayout.JAVA_INT, 0);
+            MemorySegment[] buf = {arena.allocate(256)};
+            // the first token as a one-token detokenization (which drops an added space prefix)
+            id.set(ValueLayout.JAVA_INT, 0, tokens[0]);
+            int status = panscore_h.ps_detokenize(use.handle(), id, 1, 0, buf[0], (int) buf[0].byteSize(), len);
+            if (status == panscore_h.PS_ERR_BUFFER_TOO_SMALL()) {
+                buf[0] = arena.allocate(len.get(ValueLayout.JAVA_INT, 0));
+                status = panscore_h.ps_detokenize(use.handle(), id, 1, 0, buf[0], (int) buf[0].byteSize(), len);
+            }
+            NativeCalls.check(status, "rendering token " + tokens[0]);
+            out[0] = len.get(ValueLayout.JAVA_INT, 0);
+            for (int i = 1; i < tokens.length; i++) {
+                out[i] = piece(use.handle(), arena, tokens[i], false, buf, len);
             }
             return out;
         }
     }
 
-    /** The text of one token (special tokens included). */
+    /**
+     * The exact text piece of one token, special tokens included: a SentencePiece token
+     * "\u2581w" is " w", a lone "\u2581" is " ". The pieces of a tokenization concatenate to the
+     * tokenized text, with a leading space where a SentencePiece tokenizer added one (its
+     * {@code add_space_prefix}); a byte-level BPE tokenizer (Qwen, Llama 3) adds none. A piece that
+     * is part of a multi-byte character decodes to U+FFFD.
+     */
     public String tokenText(int token) {
-        return detokenize(new int[] {token}, true);
+        try (var use = lifecycle.use(); Arena arena = Arena.ofConfined()) {
+            MemorySegment[] buf = {arena.allocate(64)};
+            MemorySegment len = arena.allocate(ValueLayout.JAVA_INT);
+            int n = piece(use.handle(), arena, token, true, buf, len);
+            return new String(buf[0].asSlice(0, n).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8);
+        }
+    }
+
+    /** One token's piece into buf[0] (grown when too small); returns its byte count. */
+    private static int piece(MemorySegment handle, Arena arena, int token, boolean special, MemorySegment[] buf, MemorySegment len) {
+        int status = panscore_h.ps_token_piece(handle, token, special ? 1 : 0, buf[0], (int) buf[0].byteSize(), len);
+        if (status == panscore_h.PS_ERR_BUFFER_TOO_SMALL()) {
+            buf[0] = arena.allocate(Math.max(2 * buf[0].byteSize(), len.get(ValueLayout.JAVA_INT, 0)));
+            status = panscore_h.ps_token_piece(handle, token, special ? 1 : 0, buf[0], (int) buf[0].byteSize(), len);
+        }
+        NativeCalls.check(status, "rendering token " + token);
+        return len.get(ValueLayout.JAVA_INT, 0);
     }
 
     /** Opens an engine on this model; the model cannot be closed until the engine is. */

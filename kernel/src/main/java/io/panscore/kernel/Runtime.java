@@ -40,4 +40,24 @@ public final class Runtime {
         NativeCalls.ensureLoaded();
         panscore_h.ps_log_set_level(level.ordinal());
     }
+
+    /**
+     * The names of llama.cpp's built-in chat templates ("chatml", "llama3", ...): what
+     * {@link Model#renderChat} accepts as a template name.
+     */
+    public static java.util.List<String> builtinChatTemplates() {
+        NativeCalls.ensureLoaded();
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            java.lang.foreign.MemorySegment len = arena.allocate(java.lang.foreign.ValueLayout.JAVA_INT);
+            int status = io.panscore.bindings.panscore_h.ps_chat_builtin_templates(java.lang.foreign.MemorySegment.NULL, 0, len);
+            if (status != io.panscore.bindings.panscore_h.PS_OK() && status != io.panscore.bindings.panscore_h.PS_ERR_BUFFER_TOO_SMALL()) {
+                NativeCalls.check(status, "listing chat templates");
+            }
+            int n = len.get(java.lang.foreign.ValueLayout.JAVA_INT, 0);
+            java.lang.foreign.MemorySegment buf = arena.allocate(Math.max(1, n));
+            NativeCalls.check(io.panscore.bindings.panscore_h.ps_chat_builtin_templates(buf, n, len), "listing chat templates");
+            String all = new String(buf.asSlice(0, n).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE), java.nio.charset.StandardCharsets.UTF_8);
+            return all.isEmpty() ? java.util.List.of() : java.util.List.of(all.split(","));
+        }
+    }
 }

@@ -41,4 +41,22 @@ public record TokenScores(int scoreBegin, int[] target, float[] logprob, float[]
     public double perplexity() {
         return Math.exp(-totalLogprob() / size());
     }
+
+    /** The values, not the arrays' identities: at most the first 8 positions of each array are shown. */
+    @Override
+    public String toString() {
+        return "TokenScores[scoreBegin=" + scoreBegin + ", size=" + size() + ", target=" + head(target) + ", logprob=" + head(logprob)
+                + ", entropy=" + head(entropy) + ", rank=" + head(rank) + ", argmax=" + head(argmax) + ", argmaxLogprob=" + head(argmaxLogprob)
+                + ", topK=" + topK + (topK > 0 ? ", topIds=" + head(topIds) + ", topLogprobs=" + head(topLogprobs) : "") + "]";
+    }
+
+    private static final int SHOWN = 8;
+
+    private static String head(int[] a) {
+        return a == null ? "null" : java.util.Arrays.toString(java.util.Arrays.copyOf(a, Math.min(a.length, SHOWN))).replaceFirst("]$", a.length > SHOWN ? ", ... (" + a.length + ")]" : "]");
+    }
+
+    private static String head(float[] a) {
+        return a == null ? "null" : java.util.Arrays.toString(java.util.Arrays.copyOf(a, Math.min(a.length, SHOWN))).replaceFirst("]$", a.length > SHOWN ? ", ... (" + a.length + ")]" : "]");
+    }
 }

@@ -146,12 +146,26 @@ class SparkScorerTest {
                     assertEquals(cs.get("index").asInt(), (int) ss.getAs("index"));
                     assertEquals(cs.get("tokens").asInt(), (int) ss.getAs("tokens"));
                     for (String f : List.of("mean_entropy", "max_entropy", "min_logprob", "mean_clipped_rank")) {
-                        assertEquals(cs.get(f).asDouble(), (double) ss.getAs(f), id + " step " + i + " " + f);
+                        assertStepValue(cs, ss, f, id + " step " + i + " " + f);
                     }
                 }
             } else {
                 assertTrue(s.isNullAt(s.fieldIndex("step_stats")), id);
             }
+        }
+    }
+
+    /**
+     * A step's max entropy and min log-prob are float32 values: the CLI prints them as floats
+     * (the shortest form of the float), Spark stores the same float widened to a double.
+     */
+    private static void assertStepValue(JsonNode cli, Row spark, String f, String what) {
+        double value = spark.getAs(f);
+        if (f.equals("max_entropy") || f.equals("min_logprob")) {
+            assertEquals((double) (float) value, value, what + " is a float32 value");
+            assertEquals((float) cli.get(f).asDouble(), (float) value, what);
+        } else {
+            assertEquals(cli.get(f).asDouble(), value, what);
         }
     }
 
@@ -177,7 +191,7 @@ class SparkScorerTest {
                 assertEquals(cs.get("index").asInt(), (int) ss.getAs("index"));
                 assertEquals(cs.get("tokens").asInt(), (int) ss.getAs("tokens"));
                 for (String f : List.of("r", "q", "mean_entropy", "max_entropy", "min_logprob", "mean_clipped_rank")) {
-                    assertEquals(cs.get(f).asDouble(), (double) ss.getAs(f), id + " step " + i + " " + f);
+                    assertStepValue(cs, ss, f, id + " step " + i + " " + f);
                 }
             }
         }

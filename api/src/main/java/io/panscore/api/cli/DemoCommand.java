@@ -3,11 +3,13 @@ package io.panscore.api.cli;
 import io.panscore.api.ScoredText;
 import io.panscore.api.Scorer;
 import io.panscore.api.trajectory.DatasetSummary;
+import io.panscore.api.trajectory.PromptTemplate;
 import io.panscore.api.trajectory.Trajectory;
 import io.panscore.api.trajectory.TrajectoryJsonl;
 import io.panscore.api.trajectory.TrajectoryOptions;
 import io.panscore.api.trajectory.TrajectoryScore;
 import io.panscore.api.trajectory.TrajectoryScorer;
+import io.panscore.kernel.InvalidInputException;
 import io.panscore.kernel.ModelInfo;
 import io.panscore.kernel.fixture.Fixtures;
 import java.io.IOException;
@@ -42,6 +44,9 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = {"-m", "--model"}, description = "GGUF model file (default: the fixture model, written on first use)")
     Path model;
 
+    @Option(names = "--template", description = "how the sample trajectories' prompts are rendered: " + Templates.DESCRIPTION)
+    String template = "model";
+
     @Mixin
     EngineArgs engineArgs;
 
@@ -51,6 +56,7 @@ final class DemoCommand implements Callable<Integer> {
         Path path = model != null ? model : Fixtures.qwen2();
         String text = sampleText();
         try (Scorer scorer = Scorer.open(path, engineArgs.modelOptions(), engineArgs.engineOptions())) {
+            PromptTemplate prompts = Templates.checked(template, scorer.model()); // before anything is scored
             ModelInfo info = scorer.model().info();
             out.printf("model: %s (%s, vocabulary %,d tokens, %d layers)%n", path, info.architecture(), info.vocabSize(), info.layers());
             if (model == null) {
@@ -61,19 +67,24 @@ final class DemoCommand implements Callable<Integer> {
             long ms = (System.nanoTime() - t0) / 1_000_000;
             TokenTable.print(scored, out);
             out.printf("scored in %d ms on %d threads%n%n", ms, scorer.engine().options().threads());
-            rankSampleTeachers(scorer, out);
+            rankSampleTeachers(scorer, prompts, out);
         }
         return 0;
     }
 
-    private static void rankSampleTeachers(Scorer scorer, PrintWriter out) throws IOException {
+    private static void rankSampleTeachers(Scorer scorer, PromptTemplate prompts, PrintWriter out) throws IOException {
         List<Trajectory> sample = sampleTrajectories();
         long t0 = System.nanoTime();
         List<TrajectoryScore> scores = new ArrayList<>();
-        for (TrajectoryScorer.Outcome o : new TrajectoryScorer(scorer.engine(), TrajectoryOptions.defaults()).scoreAll(sample)) {
-            if (o instanceof TrajectoryScorer.Scored s) {
-                scores.add(s.score());
+        List<String> failures = new ArrayList<>();
+        for (TrajectoryScorer.Outcome o : new TrajectoryScorer(scorer.engine(), TrajectoryOptions.defaults().withTemplate(prompts)).scoreAll(sample)) {
+            switch (o) {
+                case TrajectoryScorer.Scored s -> scores.add(s.score());
+                case TrajectoryScorer.Failed f -> failures.add(f.id() + ": " + f.message());
             }
+        }
+        if (scores.isEmpty()) {
+            throw new InvalidInputException(0, "none of the " + sample.size() + " sample trajectories could be scored, e.g. " + failures.getFirst());
         }
         long ms = (System.nanoTime() - t0) / 1_000_000;
         out.printf(Locale.ROOT, "%d sample trajectories scored in %d ms; teachers by dataset RSR (lower is better):%n", scores.size(), ms);

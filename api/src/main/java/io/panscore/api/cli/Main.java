@@ -31,11 +31,25 @@ public final class Main {
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             if (e instanceof PanscoreException || e instanceof java.io.IOException || e instanceof java.io.UncheckedIOException
                     || e instanceof IllegalArgumentException) {
-                commandLine.getErr().println("panscore: " + e.getMessage());
+                commandLine.getErr().println("panscore: " + message(e));
                 return 1;
             }
             throw e;
         });
         return cli.execute(args);
+    }
+
+    /** The one-line message for a failure: file-system exceptions carry only a path as theirs. */
+    static String message(Exception e) {
+        if (e instanceof java.nio.file.NoSuchFileException n) {
+            return "no such file: " + n.getFile() + (n.getReason() == null ? "" : " (" + n.getReason() + ")");
+        }
+        if (e instanceof java.nio.file.AccessDeniedException a) {
+            return "permission denied: " + a.getFile();
+        }
+        if (e instanceof java.nio.file.FileSystemException f && f.getReason() != null && !f.getMessage().contains(f.getReason())) {
+            return f.getFile() + ": " + f.getReason();
+        }
+        return e.getMessage();
     }
 }

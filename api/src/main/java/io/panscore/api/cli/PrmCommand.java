@@ -54,7 +54,7 @@ final class PrmCommand implements Callable<Integer> {
     @Option(names = "--no-ref", description = "no reference model: l_i = log pi_policy")
     boolean noRef;
 
-    @Option(names = "--beta", description = "Default: ${DEFAULT-VALUE}")
+    @Option(names = "--beta", description = "the scale of the rewards: r = beta * sum of log(pi_policy / pi_ref) over a step's tokens (nats). Default: ${DEFAULT-VALUE}")
     double beta = PrmOptions.DEFAULT_BETA;
 
     @Option(names = "--agg", description = "aggregation for --select-best: min, mean, sum or last. Default: ${DEFAULT-VALUE}")
@@ -63,7 +63,7 @@ final class PrmCommand implements Callable<Integer> {
     @Option(names = "--over", description = "aggregate the step rewards r or the cumulative values q. Default: ${DEFAULT-VALUE}")
     String over = "r";
 
-    @Option(names = "--delimiter", description = "step delimiter unless the input gives \"steps\" (escapes \\\\n \\\\t understood). Default: \\\\n\\\\n")
+    @Option(names = "--delimiter", description = "step delimiter unless the input gives \"steps\" (escapes \\n \\t understood). Default: \\n\\n")
     String delimiter = "\\n\\n";
 
     @Option(names = "--log-ratios", description = "include per-token log-ratios (JSONL only)")
@@ -99,20 +99,25 @@ final class PrmCommand implements Callable<Integer> {
         if (logRatios && fmt == ScoreWriter.Format.CSV) {
             throw new IllegalArgumentException("--log-ratios needs --format jsonl");
         }
+        PromptTemplate template = PromptTemplate.parse(io.template);
         PrmOptions options = PrmOptions.defaults().withBeta(beta).withDelimiter(TrajectoryRun.unescape(delimiter))
-                .withTemplate(PromptTemplate.parse(io.template)).withChunkSize(io.chunk).withKeepLogRatios(logRatios);
+                .withTemplate(template).withChunkSize(io.chunk).withKeepLogRatios(logRatios);
         PrintWriter stdout = spec.commandLine().getOut();
         List<PrmScore> all = new ArrayList<>();
         try (Model p = Model.load(policy, engineArgs.modelOptions());
                 Engine pe = p.newEngine(engineArgs.engineOptions());
                 Model r = ref == null ? null : Model.load(ref, engineArgs.modelOptions());
                 Engine re = r == null ? null : r.newEngine(engineArgs.engineOptions())) {
+            Templates.check(template, p); // once, before anything is scored
+            if (r != null) {
+                Templates.check(template, r);
+            }
             PrmScorer scorer = new PrmScorer(pe, re, options);
             TrajectoryRun.run(io, CSV_HEADER, stdout, spec.commandLine().getErr(),
                     (input, done) -> TrajectoryRun.results(scorer.score(input, done), o -> switch (o) {
                         case PrmScorer.Scored s -> {
                             all.add(s.score());
-                            yield TrajectoryRun.Result.ok(s.id(), fmt == ScoreWriter.Format.JSONL ? json(s.score()) : csv(s.score()),
+                            yield TrajectoryRun.Result.ok(s.id(), fmt == ScoreWriter.Format.JSONL ? json(s.score(), noRef) : csv(s.score()),
                                     s.score().tokenCount());
                         }
                         case PrmScorer.Failed f -> TrajectoryRun.Result.failed(f.id(), f.message());
@@ -145,7 +150,12 @@ final class PrmCommand implements Callable<Integer> {
         return 0;
     }
 
-    static String json(PrmScore s) {
+    /**
+     * One record as JSON. Means and rewards are doubles; a step's max entropy and min log-prob are
+     * float32 values and print as floats (so do the log-ratios without a reference model: they are
+     * the policy's log-probs); each in the shortest form that reads back to the value computed.
+     */
+    static String json(PrmScore s, boolean ratiosAreFloats) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         try (JsonGenerator g = new JsonFactory().createGenerator((OutputStream) out)) {
             g.writeStartObject();
@@ -170,8 +180,8 @@ final class PrmCommand implements Callable<Integer> {
                 g.writeNumberField("r", st.reward());
                 g.writeNumberField("q", st.value());
                 g.writeNumberField("mean_entropy", st.meanEntropy());
-                g.writeNumberField("max_entropy", st.maxEntropy());
-                g.writeNumberField("min_logprob", st.minLogprob());
+                g.writeNumberField("max_entropy", (float) st.maxEntropy());
+                g.writeNumberField("min_logprob", (float) st.minLogprob());
                 g.writeNumberField("mean_clipped_rank", st.meanClippedRank());
                 g.writeEndObject();
             }
@@ -179,7 +189,11 @@ final class PrmCommand implements Callable<Integer> {
             if (s.logRatios() != null) {
                 g.writeArrayFieldStart("log_ratios");
                 for (double v : s.logRatios()) {
-                    g.writeNumber(v);
+                    if (ratiosAreFloats) {
+                        g.writeNumber((float) v);
+                    } else {
+                        g.writeNumber(v);
+                    }
                 }
                 g.writeEndArray();
             }

@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import java.util.function.IntFunction;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -41,10 +42,10 @@ final class RsrCommand implements Callable<Integer> {
     @Option(names = "--r-max", description = "rank clipping. Default: ${DEFAULT-VALUE}")
     int rMax = Rsr.DEFAULT_R_MAX;
 
-    @Option(names = "--step-delimiter", description = "report per-step statistics, splitting responses on this text (e.g. '\\n\\n'; escapes \\n \\t are understood)")
+    @Option(names = "--step-delimiter", description = "report per-step statistics, splitting responses on this text (e.g. '\\n\\n'; escapes \\n \\t are understood; JSONL only)")
     String stepDelimiter;
 
-    @Option(names = "--per-token", description = "include per-token ids, log-probs, entropies and ranks (JSONL only)")
+    @Option(names = "--per-token", description = "include per-token ids, texts, log-probs and entropies (nats) and 1-based ranks (JSONL only)")
     boolean perToken;
 
     @Option(names = "--select-best", description = "print, per problem, the trajectory with the lowest RSR")
@@ -63,13 +64,19 @@ final class RsrCommand implements Callable<Integer> {
         if (perToken && fmt == ScoreWriter.Format.CSV) {
             throw new IllegalArgumentException("--per-token needs --format jsonl");
         }
-        TrajectoryOptions options = TrajectoryOptions.defaults().withRMax(rMax).withTemplate(PromptTemplate.parse(io.template))
+        if (stepDelimiter != null && fmt == ScoreWriter.Format.CSV) {
+            throw new IllegalArgumentException("--step-delimiter needs --format jsonl: the CSV has one row per trajectory and no step columns");
+        }
+        PromptTemplate template = PromptTemplate.parse(io.template);
+        TrajectoryOptions options = TrajectoryOptions.defaults().withRMax(rMax).withTemplate(template)
                 .withStepDelimiter(TrajectoryRun.unescape(stepDelimiter)).withPerToken(perToken).withChunkSize(io.chunk);
         try (Model m = Model.load(model, engineArgs.modelOptions()); Engine engine = m.newEngine(engineArgs.engineOptions())) {
+            Templates.check(template, m); // once, before anything is scored
             TrajectoryScorer scorer = new TrajectoryScorer(engine, options);
+            IntFunction<String> tokenText = perToken ? m::tokenText : null;
             TrajectoryRun.run(io, ScoreWriter.CSV_HEADER, stdout, spec.commandLine().getErr(),
                     (input, done) -> TrajectoryRun.results(scorer.score(input, done), o -> switch (o) {
-                        case TrajectoryScorer.Scored s -> TrajectoryRun.Result.ok(s.id(), line(s.score(), fmt), s.score().tokenCount());
+                        case TrajectoryScorer.Scored s -> TrajectoryRun.Result.ok(s.id(), line(s.score(), fmt, tokenText), s.score().tokenCount());
                         case TrajectoryScorer.Failed f -> TrajectoryRun.Result.failed(f.id(), f.message());
                     }));
         }
@@ -79,9 +86,9 @@ final class RsrCommand implements Callable<Integer> {
         return 0;
     }
 
-    private static String line(io.panscore.api.trajectory.TrajectoryScore s, ScoreWriter.Format fmt) {
+    private static String line(io.panscore.api.trajectory.TrajectoryScore s, ScoreWriter.Format fmt, IntFunction<String> tokenText) {
         try {
-            return fmt == ScoreWriter.Format.JSONL ? ScoreWriter.json(s) : ScoreWriter.csv(s);
+            return fmt == ScoreWriter.Format.JSONL ? ScoreWriter.json(s, tokenText) : ScoreWriter.csv(s);
         } catch (IOException e) {
             throw new java.io.UncheckedIOException(e);
         }

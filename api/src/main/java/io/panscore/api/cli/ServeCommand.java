@@ -36,10 +36,10 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--threshold", description = "tau: route to the large model when entropy >= tau. Default: ${DEFAULT-VALUE}")
     double threshold = 1.0;
 
-    @Option(names = "--mode", description = "exact (full vocabulary) or top-k (top-20 renormalised). Default: ${DEFAULT-VALUE}")
+    @Option(names = "--mode", description = "exact (full vocabulary) or top-k (top-20 renormalised); answers carry it as \"mode\". Default: ${DEFAULT-VALUE}")
     String mode = "exact";
 
-    @Option(names = "--delimiter", description = "appended after each step (escapes \\\\n \\\\t understood). Default: \\\\n\\\\n")
+    @Option(names = "--delimiter", description = "appended after each step (escapes \\n \\t understood). Default: \\n\\n")
     String delimiter = "\\n\\n";
 
     @Option(names = "--max-sessions", description = "Default: ${DEFAULT-VALUE}")
@@ -63,6 +63,9 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--gpu-layers", description = "layers offloaded to the GPU. Default: ${DEFAULT-VALUE}")
     int gpuLayers = 0;
 
+    @Option(names = "--template", description = "how \"messages\" in requests are rendered: " + Templates.DESCRIPTION)
+    String template = "model";
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
@@ -74,7 +77,14 @@ final class ServeCommand implements Callable<Integer> {
         };
         GlimpRouter router = GlimpRouter.builder(model).threshold(threshold).entropyMode(m).delimiter(TrajectoryRun.unescape(delimiter))
                 .maxSessions(maxSessions).contextSize(contextSize).maxWait(Duration.ofNanos(maxWaitMicros * 1000)).threads(threads)
-                .modelOptions(io.panscore.kernel.ModelOptions.defaults().withGpuLayers(gpuLayers)).listener(metrics).build();
+                .modelOptions(io.panscore.kernel.ModelOptions.defaults().withGpuLayers(gpuLayers)).listener(metrics)
+                .template(io.panscore.api.trajectory.PromptTemplate.parse(template)).build();
+        try {
+            Templates.checked(template, router.model()); // before serving: not a failure per request
+        } catch (RuntimeException e) {
+            router.close();
+            throw e;
+        }
         RouterServer server;
         try {
             server = RouterServer.start(router, new ServerOptions(host, port, maxBody, maxTokens, 10_000), metrics);
@@ -92,7 +102,7 @@ final class ServeCommand implements Callable<Integer> {
         }, "panscore-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
         out.printf(Locale.ROOT, "panscore serving %s on http://%s:%d (tau %.3f, %s entropy, %d sessions)%n", model, host, server.port(), threshold,
-                m.name().toLowerCase(Locale.ROOT), maxSessions);
+                m.label(), maxSessions);
         out.flush();
         server.join();
         return 0;

@@ -1,6 +1,8 @@
 package io.panscore.api.cli;
 
+import io.panscore.api.trajectory.MalformedInputException;
 import io.panscore.api.trajectory.ScoreWriter;
+import io.panscore.api.trajectory.Trajectory;
 import io.panscore.api.trajectory.TrajectoryJsonl;
 import io.panscore.kernel.InvalidInputException;
 import java.io.BufferedReader;
@@ -37,7 +39,7 @@ final class TrajectoryRun {
 
     /** Scores the parsed input, skipping what is done. */
     interface Scoring {
-        Iterator<Result> run(TrajectoryJsonl input, Predicate<String> alreadyDone) throws IOException;
+        Iterator<Result> run(Iterator<Trajectory> input, Predicate<String> alreadyDone) throws IOException;
     }
 
     /** Options every trajectory command has. */
@@ -60,7 +62,7 @@ final class TrajectoryRun {
         @Option(names = "--progress", description = "auto (a bar on a terminal), always or never. Default: ${DEFAULT-VALUE}")
         String progress = "auto";
 
-        @Option(names = "--template", description = "prompt rendering: model (the GGUF's chat template), none, or a llama.cpp template name (chatml, llama3, ...). Default: ${DEFAULT-VALUE}")
+        @Option(names = "--template", description = Templates.DESCRIPTION)
         String template = "model";
 
         ScoreWriter.Format format() {
@@ -81,6 +83,8 @@ final class TrajectoryRun {
             total = lines.filter(l -> !l.isBlank()).count();
         }
         int[] malformed = {0};
+        MalformedInputException[] stoppedAt = {null};
+        int[] unnamed = {0, 0};
         long failed = 0;
         long written = 0;
         Progress bar = new Progress(System.err, args.progress.equals("always") || (args.progress.equals("auto") && System.console() != null), total);
@@ -88,13 +92,30 @@ final class TrajectoryRun {
                 BufferedReader reader = Files.newBufferedReader(args.in, StandardCharsets.UTF_8)) {
             Set<String> done = Set.copyOf(writer.doneIds());
             bar.advance(done.size(), 0);
-            TrajectoryJsonl input = new TrajectoryJsonl(reader, e -> {
+            TrajectoryJsonl lines = new TrajectoryJsonl(reader, e -> {
                 if (args.onError == OnError.fail) {
-                    throw e;
+                    stoppedAt[0] = stoppedAt[0] == null ? e : stoppedAt[0];
+                    return;
                 }
                 malformed[0]++;
                 stderr.println("panscore: skipping " + e.getMessage());
             });
+            // With --on-error fail, input ends before a malformed line, so every valid line before it is
+            // scored and written before the run stops (the scorers read a chunk ahead).
+            Iterator<Trajectory> input = new Iterator<>() {
+                @Override
+                public boolean hasNext() {
+                    return stoppedAt[0] == null && lines.hasNext() && stoppedAt[0] == null;
+                }
+
+                @Override
+                public Trajectory next() {
+                    Trajectory t = lines.next();
+                    unnamed[0] += t.problem().isEmpty() ? 1 : 0;
+                    unnamed[1] += t.teacher().isEmpty() ? 1 : 0;
+                    return t;
+                }
+            };
             Iterator<Result> results = scoring.run(input, done::contains);
             while (results.hasNext()) {
                 Result r = results.next();
@@ -115,6 +136,19 @@ final class TrajectoryRun {
             stdout.printf(Locale.ROOT, "scored %,d trajectories (%,d tokens, %,.0f tokens/s)%s; skipped %d malformed line(s), %d unscorable trajectory(ies)%n",
                     written, bar.tokens(), bar.tokens() / Math.max(1e-9, bar.seconds()),
                     done.isEmpty() ? "" : String.format(Locale.ROOT, ", %,d already in %s", done.size(), args.out), malformed[0], failed);
+            if (unnamed[0] > 0 || unnamed[1] > 0) {
+                stderr.printf(Locale.ROOT, "panscore: note: %s: recorded as \"\" (summaries group them together)%n",
+                        unnamed[0] > 0 && unnamed[1] > 0 ? unnamed[0] + " trajectory(ies) without \"problem\" and " + unnamed[1] + " without \"teacher\""
+                                : unnamed[0] > 0 ? unnamed[0] + " trajectory(ies) without \"problem\"" : unnamed[1] + " trajectory(ies) without \"teacher\"");
+            }
+            if (stoppedAt[0] != null) {
+                throw new InvalidInputException(0, stoppedAt[0].getMessage() + "; stopped there (--on-error fail) after writing the "
+                        + written + " record(s) before it to " + args.out);
+            }
+            if (written == 0 && done.isEmpty()) {
+                throw new InvalidInputException(0, total == 0 ? "--in " + args.in + " holds no trajectories: nothing was scored"
+                        : "nothing was scored: every trajectory of --in " + args.in + " was malformed or unscorable (see the messages above)");
+            }
         }
         return written;
     }

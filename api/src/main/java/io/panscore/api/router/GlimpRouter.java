@@ -1,5 +1,8 @@
 package io.panscore.api.router;
 
+import io.panscore.api.trajectory.PromptTemplate;
+import io.panscore.api.trajectory.Trajectory;
+import io.panscore.api.trajectory.TrajectoryEncoder;
 import io.panscore.kernel.CapacityException;
 import io.panscore.kernel.ChatMessage;
 import io.panscore.kernel.ClosedException;
@@ -91,6 +94,7 @@ public final class GlimpRouter implements AutoCloseable {
     private final ReentrantLock decoding = new ReentrantLock(); // one batch decodes at a time
     private final AtomicInteger queued = new AtomicInteger();    // glimpses handed to the dispatcher, not yet answered
     private volatile boolean closed;
+    private final TrajectoryEncoder prompts; // renders chat messages with the builder's template
 
     private GlimpRouter(Builder b, Model model, boolean ownsModel) {
         this.model = model;
@@ -109,6 +113,7 @@ public final class GlimpRouter implements AutoCloseable {
         this.maxWaitNanos = b.maxWait.toNanos();
         this.queue = new ArrayBlockingQueue<>(b.queueCapacity > 0 ? b.queueCapacity : 4 * this.maxBatch);
         this.listener = b.listener;
+        this.prompts = new TrajectoryEncoder(model, b.template);
         this.dispatcher = Thread.ofPlatform().name("panscore-glimpse-dispatcher").daemon().start(this::dispatch);
     }
 
@@ -140,6 +145,7 @@ public final class GlimpRouter implements AutoCloseable {
         private int queueCapacity = 0;
         private ModelOptions modelOptions = ModelOptions.defaults();
         private Listener listener = new Listener() {};
+        private PromptTemplate template = PromptTemplate.model();
 
         private Builder(Path path, Model model) {
             this.path = path;
@@ -217,6 +223,12 @@ public final class GlimpRouter implements AutoCloseable {
             return this;
         }
 
+        /** How chat messages become the prompt text (default: the model's own chat template). */
+        public Builder template(PromptTemplate t) {
+            this.template = Objects.requireNonNull(t);
+            return this;
+        }
+
         public GlimpRouter build() {
             if (model != null) {
                 return new GlimpRouter(this, model, false);
@@ -255,9 +267,14 @@ public final class GlimpRouter implements AutoCloseable {
         return open(model.tokenize(prompt, true, true));
     }
 
-    /** Opens a session on chat messages, rendered with the model's chat template and an open assistant turn. */
+    /** Opens a session on chat messages, rendered with the builder's template (default: the model's) and an open assistant turn. */
     public RouterSession open(List<ChatMessage> messages) {
-        return open(model.renderChat(messages, null, true));
+        return open(renderChat(messages));
+    }
+
+    /** Chat messages as prompt text: the builder's template (default: the model's), ending with an open assistant turn. */
+    public String renderChat(List<ChatMessage> messages) {
+        return prompts.renderPrompt(new Trajectory("", "", "", null, messages, ""));
     }
 
     /** Opens a session on tokens. */

@@ -192,7 +192,7 @@ public final class RouterServer implements AutoCloseable {
         if (path.equals("/health")) {
             requireMethod(method, "GET");
             return new Result(200, Map.of("status", "ok", "sessions", router.openSessions(), "threshold", router.threshold(), "mode",
-                    router.entropyMode().name().toLowerCase(Locale.ROOT)));
+                    router.entropyMode().label()));
         }
         if (path.equals("/v1/glimpse")) {
             requireMethod(method, "POST");
@@ -310,7 +310,7 @@ public final class RouterServer implements AutoCloseable {
                 }
                 messages.add(new ChatMessage(m.get("role").asText(), m.get("content").asText()));
             }
-            tokens = router.model().tokenize(router.model().renderChat(messages, null, true), true, true);
+            tokens = router.model().tokenize(router.renderChat(messages), true, true);
         } else {
             throw new HttpError(400, "give \"" + textField + "\" (a string), \"messages\" (chat) or \"tokens\" (ids)");
         }
@@ -356,7 +356,7 @@ public final class RouterServer implements AutoCloseable {
         n.put("exact_entropy", d.exactEntropy());
         n.put("top_k_entropy", d.topKEntropy());
         n.put("threshold", d.threshold());
-        n.put("mode", d.mode().name().toLowerCase(Locale.ROOT));
+        n.put("mode", d.mode().label());
         n.put("token", d.token());
         n.put("token_text", d.tokenText());
         n.put("logprob", d.logprob());

@@ -138,6 +138,16 @@ public final class ScoreWriter implements AutoCloseable {
 
     /** One RSR record as a JSON line. */
     public static String json(TrajectoryScore s) throws IOException {
+        return json(s, null);
+    }
+
+    /**
+     * One RSR record as a JSON line; with per-token statistics and a {@code tokenText} function,
+     * also "token_texts" (each scored token's exact piece). Values that are float32 (per-token
+     * statistics, a step's max entropy and min log-prob) print as floats, means as doubles: each
+     * in the shortest form that reads back to the value computed.
+     */
+    public static String json(TrajectoryScore s, java.util.function.IntFunction<String> tokenText) throws IOException {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         try (JsonGenerator g = FACTORY.createGenerator((OutputStream) out)) {
             g.writeStartObject();
@@ -157,8 +167,8 @@ public final class ScoreWriter implements AutoCloseable {
                     g.writeNumberField("index", st.index());
                     g.writeNumberField("tokens", st.tokenCount());
                     g.writeNumberField("mean_entropy", st.meanEntropy());
-                    g.writeNumberField("max_entropy", st.maxEntropy());
-                    g.writeNumberField("min_logprob", st.minLogprob());
+                    g.writeNumberField("max_entropy", (float) st.maxEntropy()); // a max and a min of float32 values
+                    g.writeNumberField("min_logprob", (float) st.minLogprob());
                     g.writeNumberField("mean_clipped_rank", st.meanClippedRank());
                     g.writeEndObject();
                 }
@@ -171,6 +181,13 @@ public final class ScoreWriter implements AutoCloseable {
                     g.writeNumber(v);
                 }
                 g.writeEndArray();
+                if (tokenText != null) {
+                    g.writeArrayFieldStart("token_texts");
+                    for (int v : t.target()) {
+                        g.writeString(tokenText.apply(v));
+                    }
+                    g.writeEndArray();
+                }
                 g.writeArrayFieldStart("token_logprobs");
                 for (float v : t.logprob()) {
                     g.writeNumber(v);

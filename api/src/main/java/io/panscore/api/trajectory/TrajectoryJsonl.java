@@ -96,7 +96,7 @@ public final class TrajectoryJsonl implements Iterator<Trajectory> {
         try {
             node = JSON.readTree(line);
         } catch (JsonProcessingException e) {
-            throw new MalformedInputException(lineNo, "not valid JSON: " + e.getOriginalMessage());
+            throw new MalformedInputException(lineNo, "not valid JSON: " + jsonProblem(e));
         }
         if (node == null || !node.isObject()) {
             throw new MalformedInputException(lineNo, "expected a JSON object, got " + (node == null ? "nothing" : node.getNodeType()));
@@ -162,6 +162,20 @@ public final class TrajectoryJsonl implements Iterator<Trajectory> {
             throw new MalformedInputException(lineNo, "missing \"response\"");
         }
         return new Trajectory(id, problem, teacher, prompt, messages, response, steps);
+    }
+
+    /**
+     * Jackson's message without its source-location noise ("[Source: REDACTED (`StreamReadFeature...`
+     * disabled); line: 1, column: 7]" becomes "column 7"), on one line.
+     */
+    static String jsonProblem(JsonProcessingException e) {
+        String m = e.getOriginalMessage();
+        m = m.replaceAll("\\[Source: [^\\]]*?; line: \\d+, column: (\\d+)\\]", "column $1");
+        m = m.replaceAll("\\s*\\R\\s*", " ").strip();
+        if (e.getLocation() != null && e.getLocation().getColumnNr() > 0) {
+            m += " (at column " + e.getLocation().getColumnNr() + ")";
+        }
+        return m;
     }
 
     private static String text(JsonNode node, String field, long lineNo, boolean required) {
