@@ -52,7 +52,7 @@ async function open(file) {
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   page.on('request', (r) => { if (r.url() !== url && !r.url().startsWith('data:')) { problems.push(`request: ${r.url()}`); } });
   const t0 = performance.now();
-  await page.goto(url, { waitUntil: 'load' });
+  await page.goto(url, { waitUntil: 'load', timeout: 180000 });
   await page.waitForFunction(() => document.documentElement.dataset.ready === 'true', null, { timeout: 60000 });
   const ms = performance.now() - t0;
   return { page, problems, ms };
@@ -97,6 +97,14 @@ test('each heatmap has one element per scored token', async () => {
     tokens.set(r.id, r.tokens);
   }
   const { page } = await open(REPORT);
+  // heatmaps past the page's token budget are drawn when scrolled near: bring each into view first
+  for (const el of await page.$$('.heatmap')) {
+    await el.scrollIntoViewIfNeeded();
+    await el.evaluate((e) => new Promise((ok) => {
+      const check = () => (e.querySelector('.tokens > .tok') ? ok() : requestAnimationFrame(check));
+      check();
+    }));
+  }
   const maps = await page.$$eval('.heatmap', (els) => els.map((e) => ({ id: e.dataset.id, n: e.querySelectorAll('.tokens > .tok').length })));
   assert.ok(maps.length > 0, 'no heatmap drawn');
   for (const m of maps) {

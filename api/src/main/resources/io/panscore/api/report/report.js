@@ -34,15 +34,20 @@
     return 'hsl(' + (60 - 60 * x).toFixed(0) + ',90%,' + (96 - 50 * x).toFixed(0) + '%)';
   }
 
+  var built = [];
+
+  function paintOne(hm, h) {
+    var spans = document.getElementById('hm-' + h).querySelectorAll('.tok');
+    var max = mode === 'entropy' ? maxEntropy : data.surprisalScale;
+    for (var i = 0; i < spans.length; i++) {
+      var v = value(hm, i);
+      spans[i].style.background = colour(v);
+      spans[i].style.color = (v !== null && v / max > 0.7) ? '#fff' : '';
+    }
+  }
+
   function paint() {
-    data.heatmaps.forEach(function (hm, h) {
-      var spans = document.getElementById('hm-' + h).querySelectorAll('.tok');
-      for (var i = 0; i < spans.length; i++) {
-        var v = value(hm, i);
-        spans[i].style.background = colour(v);
-        spans[i].style.color = (v !== null && v / (mode === 'entropy' ? maxEntropy : data.surprisalScale) > 0.7) ? '#fff' : '';
-      }
-    });
+    data.heatmaps.forEach(function (hm, h) { if (built[h]) { paintOne(hm, h); } });
     var legend = document.getElementById('legend-max');
     if (legend) { legend.textContent = mode === 'entropy' ? fmt(maxEntropy, 2) + ' nats' : '\u2265' + data.surprisalScale + ' nats'; }
   }
@@ -85,8 +90,11 @@
     tip.style.top = y + 'px';
   }
 
-  data.heatmaps.forEach(function (hm, h) {
+  function build(hm, h) {
+    if (built[h]) { return; }
+    built[h] = true;
     var box = document.getElementById('hm-' + h).querySelector('.tokens');
+    box.style.minHeight = '';
     var frag = document.createDocumentFragment();
     for (var i = 0; i < hm.lp.length; i++) {
       var s = shown(hm, i);
@@ -106,7 +114,39 @@
       if (t.classList && t.classList.contains('tok')) { show(ev, hm, Number(t.dataset.i)); }
     });
     box.addEventListener('mouseleave', function () { tip.hidden = true; });
+    paintOne(hm, h);
+  }
+
+  // The first heatmaps, up to a token budget, are drawn at once; the others when they come near
+  // the viewport, so a report with thousands of heatmaps still opens quickly.
+  var BUDGET = 50000;
+  var used = 0;
+  var lazy = [];
+  data.heatmaps.forEach(function (hm, h) {
+    if (h === 0 || used + hm.lp.length <= BUDGET) {
+      used += hm.lp.length;
+      build(hm, h);
+    } else {
+      var el = document.getElementById('hm-' + h);
+      el.dataset.lazy = 'true';
+      el.querySelector('.tokens').style.minHeight = Math.ceil(hm.lp.length / 80) * 25 + 'px';
+      lazy.push(el);
+    }
   });
+  if (lazy.length && 'IntersectionObserver' in window) {
+    var io = new IntersectionObserver(function (entries) {
+      entries.forEach(function (e) {
+        if (e.isIntersecting) {
+          var h = Number(e.target.id.slice(3));
+          build(data.heatmaps[h], h);
+          io.unobserve(e.target);
+        }
+      });
+    }, { rootMargin: '1500px 0px' });
+    lazy.forEach(function (el) { io.observe(el); });
+  } else {
+    lazy.forEach(function (el) { var h = Number(el.id.slice(3)); build(data.heatmaps[h], h); });
+  }
 
   document.querySelectorAll('input[name=colour]').forEach(function (r) {
     r.addEventListener('change', function () { mode = r.value; paint(); });
