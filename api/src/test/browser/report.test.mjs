@@ -136,6 +136,8 @@ test('the teacher ranking and the best trajectories equal the CLI\'s', async () 
 
 test('hovering a token shows its statistics; the colour switch recolours; screenshot', async () => {
   const { page, problems } = await open(REPORT);
+  fs.mkdirSync(OUT, { recursive: true });
+  await page.screenshot({ path: path.join(OUT, 'report-top.png') });
   const tok = page.locator('.heatmap .tokens > .tok').nth(3);
   const before = await tok.evaluate((e) => e.style.background);
   await tok.hover();
@@ -143,7 +145,6 @@ test('hovering a token shows its statistics; the colour switch recolours; screen
   await tip.waitFor({ state: 'visible' });
   const text = await tip.textContent();
   for (const key of ['token', 'logprob', 'rank', 'entropy']) { assert.ok(text.includes(key), `tooltip lacks ${key}: ${text}`); }
-  fs.mkdirSync(OUT, { recursive: true });
   await page.screenshot({ path: path.join(OUT, 'report-hover.png') });
   await page.locator('input[name=colour][value=entropy]').check();
   const afterSwitch = await tok.evaluate((e) => e.style.background);

@@ -4,6 +4,7 @@ import io.panscore.api.report.HtmlReport;
 import io.panscore.api.report.ReportData;
 import io.panscore.api.report.ReportOptions;
 import io.panscore.api.report.ReportReader;
+import io.panscore.api.report.TokenTexts;
 import io.panscore.kernel.Model;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -60,22 +61,21 @@ final class ReportCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         ReportOptions options = new ReportOptions(title, colour, rMax, badStep, maxHeatmaps, maxPrm);
-        ReportData data;
-        if (model != null) {
-            try (Model m = Model.load(model)) {
-                data = new ReportReader(m::tokenText).read(in);
-            }
-        } else {
-            data = new ReportReader(null).read(in);
-        }
+        ReportData data = new ReportReader().read(in);
         PrintWriter err = spec.commandLine().getErr();
         data.warnings().stream().limit(20).forEach(w -> err.println("panscore: " + w));
         if (data.warnings().size() > 20) {
             err.println("panscore: ... " + (data.warnings().size() - 20) + " more warning(s), listed in the report");
         }
-        HtmlReport.write(data, options, out);
+        if (model != null) {
+            try (Model m = Model.load(model)) {
+                HtmlReport.write(data, options, TokenTexts.of(m), out);
+            }
+        } else {
+            HtmlReport.write(data, options, out);
+        }
         spec.commandLine().getOut().printf(Locale.ROOT, "wrote %s (%,d bytes): %d RSR and %d PRM record(s)%s%n", out, Files.size(out), data.rsr().size(),
-                data.prm().size(), data.rsr().stream().anyMatch(r -> r.tokens() != null && r.tokens().texts() == null)
+                data.prm().size(), model == null && data.rsr().stream().anyMatch(r -> r.tokens() != null && r.tokens().texts() == null)
                         ? "; token texts missing: pass --model to show them" : "");
         return 0;
     }

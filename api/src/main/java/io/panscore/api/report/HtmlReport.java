@@ -54,7 +54,20 @@ public final class HtmlReport {
      * @throws IOException when the file cannot be written
      */
     public static void write(ReportData data, ReportOptions options, Path out) throws IOException {
-        Files.writeString(out, render(data, options), StandardCharsets.UTF_8);
+        write(data, options, null, out);
+    }
+
+    /**
+     * Writes the report to a file (UTF-8).
+     *
+     * @param data    what to show
+     * @param options how
+     * @param texts   renders the token ids of heatmaps whose records have no token texts, or null
+     * @param out     the HTML file
+     * @throws IOException when the file cannot be written
+     */
+    public static void write(ReportData data, ReportOptions options, TokenTexts texts, Path out) throws IOException {
+        Files.writeString(out, render(data, options, texts), StandardCharsets.UTF_8);
     }
 
     /**
@@ -65,6 +78,18 @@ public final class HtmlReport {
      * @return the page
      */
     public static String render(ReportData data, ReportOptions options) {
+        return render(data, options, null);
+    }
+
+    /**
+     * The report as one HTML string.
+     *
+     * @param data    what to show
+     * @param options how
+     * @param texts   renders the token ids of heatmaps whose records have no token texts, or null
+     * @return the page
+     */
+    public static String render(ReportData data, ReportOptions options, TokenTexts texts) {
         StringBuilder h = new StringBuilder(1 << 16);
         h.append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
                 .append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n")
@@ -94,7 +119,7 @@ public final class HtmlReport {
         h.append("</header>\n<main>\n");
         List<Map<String, Object>> heatmaps = new ArrayList<>();
         if (!data.rsr().isEmpty()) {
-            rsrSections(h, data, options, heatmaps);
+            rsrSections(h, data, options, texts, heatmaps);
         }
         if (!data.prm().isEmpty()) {
             prmSection(h, data, options);
@@ -110,7 +135,7 @@ public final class HtmlReport {
 
     // ---- RSR ------------------------------------------------------------------------------------
 
-    private static void rsrSections(StringBuilder h, ReportData data, ReportOptions options, List<Map<String, Object>> heatmaps) {
+    private static void rsrSections(StringBuilder h, ReportData data, ReportOptions options, TokenTexts texts, List<Map<String, Object>> heatmaps) {
         List<TrajectoryScore> scores = data.rsrScores();
         List<DatasetSummary.TeacherRsr> teachers = DatasetSummary.teachers(scores);
         Map<String, double[]> means = new HashMap<>(); // teacher -> {sum s̄, sum r̄, n}
@@ -147,7 +172,7 @@ public final class HtmlReport {
             String link = "";
             if (rec.tokens() != null && drawn < options.maxHeatmaps()) {
                 link = "<a href=\"#hm-" + drawn + "\">show</a>";
-                heatmaps.add(heatmap(rec));
+                heatmaps.add(heatmap(rec, texts));
                 drawn++;
             }
             h.append("<tr><td>").append(esc(b.problem())).append("</td><td class=\"name\">").append(esc(b.id())).append("</td><td>")
@@ -183,19 +208,28 @@ public final class HtmlReport {
         h.append("</section>\n");
     }
 
-    private static Map<String, Object> heatmap(RsrRecord rec) {
+    private static Map<String, Object> heatmap(RsrRecord rec, TokenTexts renderer) {
         Tokens t = rec.tokens();
+        String[] texts = t.texts();
+        if (texts == null && t.ids() != null && renderer != null) {
+            texts = renderer.sequence(t.ids());
+        }
+        List<List<Alternative>> topK = t.topK();
+        if (topK != null && renderer != null) {
+            topK = topK.stream().map(alts -> alts.stream()
+                    .map(a -> a.text() == null && a.id() >= 0 ? new Alternative(a.id(), renderer.single(a.id()), a.logprob()) : a).toList()).toList();
+        }
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("id", rec.score().id());
         m.put("problem", rec.score().problem());
         m.put("teacher", rec.score().teacher());
         m.put("rsr", rec.score().rsr());
         m.put("ids", t.ids());
-        m.put("t", t.texts());
+        m.put("t", texts);
         m.put("lp", t.logprobs());
         m.put("h", t.entropies());
         m.put("r", t.ranks());
-        m.put("k", t.topK());
+        m.put("k", topK);
         return m;
     }
 
@@ -214,7 +248,7 @@ public final class HtmlReport {
             int y = i * rowH + 4;
             h.append("<g><title>").append(esc(t.teacher())).append(": RSR ").append(num(t.rsr(), 4)).append(", ").append(t.trajectories())
                     .append(" trajectories</title><text x=\"").append(labelW - 8).append("\" y=\"").append(y + 16).append("\" text-anchor=\"end\">")
-                    .append(t.rank()).append(". ").append(esc(shorten(t.teacher(), 28))).append("</text><rect x=\"").append(labelW).append("\" y=\"")
+                    .append(t.rank()).append(". ").append(esc(shorten(t.teacher(), 24))).append("</text><rect x=\"").append(labelW).append("\" y=\"")
                     .append(y).append("\" width=\"").append(num(w, 1)).append("\" height=\"").append(rowH - 8).append("\" class=\"bar")
                     .append(i == 0 ? " first" : "").append("\"/><text x=\"").append(num(labelW + w + 6, 1)).append("\" y=\"").append(y + 16)
                     .append("\">").append(num(t.rsr(), 4)).append("</text></g>\n");

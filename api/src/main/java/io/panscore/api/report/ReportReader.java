@@ -15,34 +15,23 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
-import java.util.function.IntFunction;
 
 /**
  * Reads the score files of {@code panscore rsr} and {@code panscore prm} (JSONL; RSR also as CSV)
  * for a report. The kind is decided per record: an {@code "rsr"} field makes an RSR record, step
  * rewards ({@code "steps"} with {@code "r"}) or {@code "beta"} a PRM one, so one file may hold
  * both. A line that is neither, or is not JSON, is skipped with a warning naming the file and line;
- * a repeated id (within a kind) keeps its first record. Not thread-safe.
+ * a repeated id (within a kind) keeps its first record. Stateless.
  */
 public final class ReportReader {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private final IntFunction<String> tokenText;
-    private final Map<Integer, String> textCache = new HashMap<>();
-
-    /**
-     * @param tokenText renders a token id as text (a model's vocabulary) for files without token
-     *                  texts, or null to show ids only
-     */
-    public ReportReader(IntFunction<String> tokenText) {
-        this.tokenText = tokenText;
-    }
+    /** A reader; token texts the files lack are rendered later, by {@link HtmlReport} with a {@link TokenTexts}. */
+    public ReportReader() {}
 
     /**
      * Reads every file, in order.
@@ -140,7 +129,7 @@ public final class ReportReader {
         return v.asDouble();
     }
 
-    private RsrRecord rsr(JsonNode n, String where) {
+    private static RsrRecord rsr(JsonNode n, String where) {
         TrajectoryScore s = new TrajectoryScore(text(n, "id"), text(n, "problem"), text(n, "teacher"), (int) number(n, "tokens"),
                 number(n, "mean_surprisal"), number(n, "mean_clipped_rank"), number(n, "rsr"), n.path("mean_entropy").asDouble(Double.NaN),
                 n.path("perplexity").asDouble(Double.NaN), null, List.of());
@@ -153,12 +142,6 @@ public final class ReportReader {
             int[] ranks = n.has("token_ranks") ? ints(n.get("token_ranks"), len, "token_ranks") : new int[len];
             int[] ids = n.has("token_ids") ? ints(n.get("token_ids"), len, "token_ids") : null;
             String[] texts = strings(n, len);
-            if (texts == null && ids != null && tokenText != null) {
-                texts = new String[len];
-                for (int i = 0; i < len; i++) {
-                    texts[i] = textCache.computeIfAbsent(ids[i], tokenText::apply);
-                }
-            }
             tokens = new Tokens(ids, texts, logprobs, entropies, ranks, topK(n, len));
         }
         return new RsrRecord(s, tokens, where);
@@ -220,7 +203,7 @@ public final class ReportReader {
     }
 
     /** Top-k alternatives per token, when present: objects with id/text/logprob or [id, logprob] pairs. */
-    private List<List<Alternative>> topK(JsonNode n, int len) {
+    private static List<List<Alternative>> topK(JsonNode n, int len) {
         JsonNode a = null;
         for (String field : List.of("token_top_k", "token_topk", "top_k")) {
             if (n.has(field) && n.get(field).isArray() && n.get(field).size() == len) {
@@ -246,9 +229,6 @@ public final class ReportReader {
                     id = alt.path("id").asInt(-1);
                     lp = alt.path("logprob").asDouble(Double.NaN);
                     text = alt.has("text") ? alt.get("text").asText() : null;
-                }
-                if (text == null && id >= 0 && tokenText != null) {
-                    text = textCache.computeIfAbsent(id, tokenText::apply);
                 }
                 alts.add(new Alternative(id, text, lp));
             }

@@ -62,7 +62,7 @@ class HtmlReportTest {
         // A: (s̄ 1, r̄ 2), (s̄ 1, r̄ 4) -> RSR_D = 6/2 = 3; B: (s̄ 1, r̄ 1) -> 1; C: (s̄ 2, r̄ 10) -> 5. Order: B, A, C.
         Path f = write("s.jsonl", rsr("p1/A", "p1", "A", 1, 2, ""), rsr("p2/A", "p2", "A", 1, 4, ""), rsr("p1/B", "p1", "B", 1, 1, ""),
                 rsr("p2/C", "p2", "C", 2, 10, ""));
-        ReportData data = new ReportReader(null).read(List.of(f));
+        ReportData data = new ReportReader().read(List.of(f));
         String html = HtmlReport.render(data, ReportOptions.defaults());
         assertEquals(List.of("B", "A", "C"), column(html, "teacher-table", 1));
         assertEquals(List.of("1", "2", "3"), column(html, "teacher-table", 0));
@@ -81,7 +81,7 @@ class HtmlReportTest {
                 + "\"steps\":[{\"index\":0,\"tokens\":2,\"r\":0.2,\"q\":0.2},{\"index\":1,\"tokens\":2,\"r\":-0.1,\"q\":0.1},"
                 + "{\"index\":2,\"tokens\":2,\"r\":-0.3,\"q\":-0.2}]}";
         Path f = write("mixed.jsonl", rsr("a", "p", "T", 1, 2, ""), prm, "not json", "{\"id\":\"x\"}", rsr("a", "p", "T", 1, 3, ""));
-        ReportData data = new ReportReader(null).read(List.of(f));
+        ReportData data = new ReportReader().read(List.of(f));
         assertEquals(1, data.rsr().size());
         assertEquals(2.0, data.rsr().get(0).score().meanClippedRank(), "the first of a repeated id is kept");
         assertEquals(1, data.prm().size());
@@ -103,9 +103,23 @@ class HtmlReportTest {
     void perTokenRecordsGetHeatmapsWithTheirTokensAndTexts() throws IOException {
         String tokens = ",\"token_ids\":[5,6,7],\"token_logprobs\":[-0.5,-2.0,-0.1],\"token_entropies\":[1.0,2.0,0.5],\"token_ranks\":[1,4,1]";
         Path f = write("t.jsonl", rsr("p/A", "p", "A", 1, 2, tokens), rsr("p/B", "p", "B", 1, 3, tokens));
-        ReportData data = new ReportReader(id -> "tok" + id).read(List.of(f));
-        assertEquals(List.of("tok5", "tok6", "tok7"), List.of(data.rsr().get(0).tokens().texts()));
-        String html = HtmlReport.render(data, ReportOptions.defaults());
+        ReportData data = new ReportReader().read(List.of(f));
+        assertNull(data.rsr().get(0).tokens().texts(), "the file has ids only");
+        List<int[]> asked = new ArrayList<>();
+        TokenTexts texts = new TokenTexts() {
+            @Override
+            public String[] sequence(int[] ids) {
+                asked.add(ids);
+                return java.util.Arrays.stream(ids).mapToObj(id -> "tok" + id).toArray(String[]::new);
+            }
+
+            @Override
+            public String single(int id) {
+                return "tok" + id;
+            }
+        };
+        String html = HtmlReport.render(data, ReportOptions.defaults(), texts);
+        assertEquals(1, asked.size(), "texts rendered for the drawn heatmap only");
         assertEquals(1, count(html, "class=\"heatmap\""), "one problem, one heatmap (its best trajectory)");
         assertTrue(html.contains("data-id=\"p/A\" data-tokens=\"3\""));
         String json = html.substring(html.indexOf("id=\"panscore-data\">") + 19, html.indexOf("</script>"));
@@ -124,7 +138,7 @@ class HtmlReportTest {
         String tokens = ",\"token_ids\":[1],\"token_logprobs\":[-1.0],\"token_entropies\":[1.0],\"token_ranks\":[2],"
                 + "\"token_texts\":[\"</script><script>alert(2)</script>\"]";
         Path f = write("evil.jsonl", rsr("<b>id</b>\\u2028", "'p'", evil.replace("\"", "\\\""), 1, 2, tokens));
-        String html = HtmlReport.render(new ReportData(List.of("<evil>.jsonl"), new ReportReader(null).read(List.of(f)).rsr(), List.of(), List.of()),
+        String html = HtmlReport.render(new ReportData(List.of("<evil>.jsonl"), new ReportReader().read(List.of(f)).rsr(), List.of(), List.of()),
                 ReportOptions.defaults().withTitle("<title>"));
         assertEquals(2, count(html, "<script"), "only the data and the code script elements");
         assertEquals(2, count(html, "</script>"));
