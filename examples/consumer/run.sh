@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 MODEL=${1:-}
 [ $# -gt 0 ] && shift
-JAVA_HOME=${JAVA_HOME:-$(../../panscore java-home)}
+JAVA_HOME=$(../../panscore java-home) # JAVA_HOME if it is a JDK >= 22, else the newest one found
 export JAVA_HOME PATH="$JAVA_HOME/bin:$PATH"
 feature=$("$JAVA_HOME/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = \([0-9]*\).*/\1/p' | head -n1)
 DENY=()
