@@ -39,12 +39,13 @@ public interface TokenTexts {
                 String[] out = new String[ids.length];
                 for (int i = 0; i < ids.length; i++) {
                     if (i == 0) {
-                        out[i] = model.tokenText(ids[0]);
+                        out[i] = model.detokenize(new int[] {ids[0]}, true); // as the sequence starts
                         continue;
                     }
                     String prev = model.detokenize(new int[] {ids[i - 1]}, true);
                     String both = model.detokenize(new int[] {ids[i - 1], ids[i]}, true);
-                    out[i] = both.startsWith(prev) && prev.indexOf('\uFFFD') < 0 ? both.substring(prev.length()) : model.tokenText(ids[i]);
+                    out[i] = both.startsWith(prev) && prev.indexOf('\uFFFD') < 0 ? both.substring(prev.length())
+                            : model.detokenize(new int[] {ids[i]}, true);
                 }
                 return out;
             }
