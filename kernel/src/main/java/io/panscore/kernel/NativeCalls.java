@@ -23,7 +23,7 @@ final class NativeCalls {
             int abi = panscore_h.ps_abi_version();
             if (abi != panscore_h.PS_ABI_VERSION()) {
                 return "libpanscore at " + NativeLibrary.path() + " has ABI version " + abi + " but these bindings expect "
-                        + panscore_h.PS_ABI_VERSION() + ": rebuild, or point -D" + NativeLibrary.LIBRARY_PATH_PROPERTY
+                        + panscore_h.PS_ABI_VERSION() + ": rebuild, or point -D" + NativeLibrary.LIB_PATH_PROPERTY
                         + " at a matching library";
             }
             return null;

@@ -12,6 +12,7 @@ import picocli.CommandLine.Command;
 @Command(name = "panscore", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
         description = "Exact per-token log-probs, entropy and rank under llama.cpp models.",
         subcommands = {DemoCommand.class, ScoreCommand.class, RsrCommand.class, PrmCommand.class, ServeCommand.class, InfoCommand.class, FixtureCommand.class,
+                ReportCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main {
 

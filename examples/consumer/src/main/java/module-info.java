@@ -1,0 +1,4 @@
+/** The consumer example as a named module: it needs only panscore's API module. */
+module io.panscore.example.consumer {
+    requires io.panscore.api;
+}
