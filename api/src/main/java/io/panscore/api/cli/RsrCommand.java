@@ -67,7 +67,12 @@ final class RsrCommand implements Callable<Integer> {
                 .withStepDelimiter(TrajectoryRun.unescape(stepDelimiter)).withPerToken(perToken).withChunkSize(io.chunk);
         try (Model m = Model.load(model, engineArgs.modelOptions()); Engine engine = m.newEngine(engineArgs.engineOptions())) {
             TrajectoryScorer scorer = new TrajectoryScorer(engine, options);
-            TrajectoryRun.run(io, ScoreWriter.CSV_HEADER, stdout, spec.commandLine().getErr(),
+            java.util.Map<String, Object> meta = TrajectoryRun.meta("rsr", io, engineArgs);
+            meta.put("model", TrajectoryRun.fingerprint(model));
+            meta.put("r_max", rMax);
+            meta.put("step_delimiter", String.valueOf(TrajectoryRun.unescape(stepDelimiter)));
+            meta.put("per_token", perToken);
+            TrajectoryRun.run(io, ScoreWriter.CSV_HEADER, meta, stdout, spec.commandLine().getErr(),
                     (input, done) -> TrajectoryRun.results(scorer.score(input, done), o -> switch (o) {
                         case TrajectoryScorer.Scored s -> TrajectoryRun.Result.ok(s.id(), line(s.score(), fmt), s.score().tokenCount());
                         case TrajectoryScorer.Failed f -> TrajectoryRun.Result.failed(f.id(), f.message());
