@@ -390,6 +390,11 @@ public final class GlimpRouter implements AutoCloseable {
         return Calibration.of(e, largeFraction);
     }
 
+    /** Most sessions open at once (the builder's maxSessions). */
+    public int maxSessions() {
+        return pool.options().maxSequences();
+    }
+
     /** Open sessions. */
     public int openSessions() {
         return pool.openCount();
