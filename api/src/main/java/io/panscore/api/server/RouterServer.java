@@ -123,6 +123,7 @@ public final class RouterServer implements AutoCloseable {
         connector.setIdleTimeout(options.idleTimeoutMs());
         server.addConnector(connector);
         server.setHandler(new GracefulHandler(new Routes()));
+        server.setErrorHandler(new JsonErrors()); // Jetty's own answers (malformed HTTP, ...) in the same JSON form
         server.setStopTimeout(options.stopTimeoutMs());
         this.sweeper = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().name("panscore-session-ttl").daemon().unstarted(r));
         if (options.sessionTtlMs() > 0) {
@@ -189,6 +190,27 @@ public final class RouterServer implements AutoCloseable {
             sessions.values().forEach(o -> o.session.close());
             sessions.clear();
             clients.clear();
+        }
+    }
+
+    /** Jetty's own error answers (a malformed request line or header, a bad chunk, ...) as {"error", "type"} JSON. */
+    private static final class JsonErrors extends org.eclipse.jetty.server.handler.ErrorHandler {
+        @Override
+        public boolean errorPageForMethod(String method) {
+            return true; // a body for every method (Jetty's default leaves DELETE, TRACE, ... without one)
+        }
+
+        @Override
+        protected void generateResponse(Request request, Response response, int code, String message, Throwable cause, Callback callback) {
+            response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json; charset=utf-8");
+            String body = error(message != null ? message : "HTTP " + code, code >= 500 ? "internal" : "bad_request");
+            response.write(true, ByteBuffer.wrap(body.getBytes(StandardCharsets.UTF_8)), callback);
+        }
+
+        @Override
+        public ByteBuffer badMessageError(int status, String reason, org.eclipse.jetty.http.HttpFields.Mutable fields) {
+            fields.put(HttpHeader.CONTENT_TYPE, "application/json; charset=utf-8");
+            return ByteBuffer.wrap(error(reason != null ? reason : "bad request", "bad_request").getBytes(StandardCharsets.UTF_8));
         }
     }
 
