@@ -266,6 +266,7 @@ class HttpFuzzCampaignTest {
                 ExecutorService slow = Executors.newFixedThreadPool(16);
                 List<Future<?>> slowOnes = new ArrayList<>();
                 long rssMax = rss0;
+                List<String> rssSamples = new ArrayList<>();
                 long t0 = System.nanoTime();
                 for (int i = 0; i < count; i++) {
                     Fuzz f = fuzz(r, ids);
@@ -304,7 +305,9 @@ class HttpFuzzCampaignTest {
                         one.run();
                     }
                     if (i % 500 == 0) {
-                        rssMax = Math.max(rssMax, rssKb());
+                        long now = rssKb();
+                        rssMax = Math.max(rssMax, now);
+                        rssSamples.add(i + ":" + now);
                     }
                 }
                 for (Future<?> s : slowOnes) {
@@ -322,6 +325,7 @@ class HttpFuzzCampaignTest {
                 out.printf("%d requests in %.1f s; problems %d; health %d; same glimpse after: %s; sessions left %d; RSS %d -> max %d -> %d kB%n", count,
                         secs, problems.size(), health.status(), before.body().equals(after.body()), router.openSessions(), rss0, Math.max(rssMax, rss1),
                         rss1);
+                out.println("RSS samples (request: kB): " + rssSamples);
                 out.println("by kind: " + byKind);
                 out.println("by status and kind: " + byStatus);
                 problems.forEach(out::println);
