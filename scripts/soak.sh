@@ -6,7 +6,7 @@
 source "$(dirname "$0")/campaign-lib.sh"
 SECONDS_TO_RUN="${1:-600}"
 CLIENTS="${2:-64}"
-mvn -B -ntp -q -pl api -am package -DskipTests > target/campaigns/soak-build.log 2>&1
+mvn -B -ntp -q -pl api -am package -Dmaven.test.skip=true > target/campaigns/soak-build.log 2>&1
 MODEL=target/campaigns/soak-model.gguf
 java --enable-native-access=ALL-UNNAMED -jar api/target/panscore.jar fixture --preset tiny --out "$MODEL" > /dev/null
 PORT=$(( 20000 + RANDOM % 20000 ))
