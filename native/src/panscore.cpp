@@ -155,6 +155,18 @@ int32_t ps_model_load(const char * path, const ps_model_params * params, ps_mode
                         why.empty() ? "" : ": ", why.c_str());
         }
 
+        // Recurrent and hybrid models keep per-sequence state instead of a KV cache: llama.cpp splits
+        // their batches by sequence (so output rows no longer follow the batch) and cannot remove
+        // part of a sequence (session undo). panscore's statistics would be silently wrong: refuse.
+        if (llama_model_is_recurrent(m) || llama_model_is_hybrid(m)) {
+            char arch[64] = {0};
+            llama_model_meta_val_str(m, "general.architecture", arch, sizeof arch);
+            llama_model_free(m);
+            return fail(PS_ERR_MODEL_FORMAT, "'%s' has a %s architecture (%s): panscore scores transformer models only "
+                        "(their rows follow the batch and their KV cache can drop a sequence's tail)", path,
+                        "recurrent or hybrid", arch[0] ? arch : "unknown");
+        }
+
         auto * model = new ps_model();
         model->model = m;
         model->vocab = llama_model_get_vocab(m);

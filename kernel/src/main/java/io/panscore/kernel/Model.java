@@ -48,6 +48,12 @@ public final class Model implements AutoCloseable {
      */
     public static Model load(Path path, ModelOptions options) {
         NativeCalls.ensureLoaded();
+        if (java.nio.file.Files.isRegularFile(path) && setting("panscore.gguf.validate", "PANSCORE_GGUF_VALIDATE", "true").equals("true")) {
+            GgufValidator.validate(path); // a corrupt file is refused here, before llama.cpp could abort the JVM on it
+        }
+        if (setting("panscore.load.isolate", "PANSCORE_LOAD_ISOLATE", "false").equals("true")) {
+            LoadProbe.requireLoadsInChild(path, options);
+        }
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment params = ps_model_params.allocate(arena);
             ps_model_params.n_gpu_layers(params, options.gpuLayers());
@@ -105,6 +111,19 @@ public final class Model implements AutoCloseable {
             return e;
         }
         return e;
+    }
+
+    /** A setting from a system property, else an environment variable, else the default (lower case). */
+    static String setting(String property, String env, String otherwise) {
+        String v = System.getProperty(property);
+        if (v == null) {
+            v = System.getenv(env);
+        }
+        if (v == null || v.isBlank()) {
+            return otherwise;
+        }
+        v = v.trim().toLowerCase(java.util.Locale.ROOT);
+        return v.equals("1") || v.equals("yes") || v.equals("on") ? "true" : v.equals("0") || v.equals("no") || v.equals("off") ? "false" : v;
     }
 
     private static ModelInfo readInfo(Arena arena, MemorySegment handle) {

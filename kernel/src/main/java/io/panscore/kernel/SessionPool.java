@@ -19,7 +19,12 @@ import java.util.List;
  *
  * <p>The pool owns its engine: batch scoring on it would clear the sessions. Thread-safe: every
  * method is serialized on the pool. Capacity: at most {@code maxSequences} open sessions and
- * {@code contextSize} KV cells in all; beyond either, a {@link CapacityException}.
+ * {@code contextSize} KV cells in all; beyond either, a {@link CapacityException}. The KV cells are
+ * reserved when tokens enter a session ({@link #open}, {@link #append}, {@link #fork}), not when
+ * they are decoded, so a glimpse of an admitted session never fails for want of room: whoever would
+ * overfill the cache is refused, not whoever glimpses next. A {@linkplain #setReserve reserve} of
+ * slots and cells can be kept for transient sessions (one-shot glimpses), so long-lived sessions
+ * cannot starve them.
  */
 public final class SessionPool implements AutoCloseable {
 
@@ -58,6 +63,8 @@ public final class SessionPool implements AutoCloseable {
     private final int contextSize;
     private final int topK;
     private long nextId = 1;
+    private int reservedSlots;
+    private int reservedTokens;
 
     /**
      * @param topK every glimpse also returns the k most likely next tokens (and their renormalised
@@ -96,6 +103,38 @@ public final class SessionPool implements AutoCloseable {
      * @throws CapacityException when every slot is taken
      */
     public synchronized Session open(int[] context) {
+        return open(context, false);
+    }
+
+    /**
+     * Keeps {@code slots} session slots and {@code tokens} KV cells free for transient sessions:
+     * {@link #open(int[])}, {@link #append} and {@link #fork} refuse what would eat into them, only
+     * {@link #open(int[], boolean) open(context, true)} may use them.
+     */
+    public synchronized void setReserve(int slots, int tokens) {
+        if (slots < 0 || slots >= this.slots.length || tokens < 0 || tokens >= contextSize) {
+            throw new IllegalArgumentException("the reserve must leave room: slots in [0, " + this.slots.length + "), tokens in [0, " + contextSize
+                    + "), got " + slots + ", " + tokens);
+        }
+        this.reservedSlots = slots;
+        this.reservedTokens = tokens;
+    }
+
+    /** KV cells held by open sessions (a fork's shared prefix counted again: conservative). */
+    public synchronized long usedTokens() {
+        long used = 0;
+        for (Session o : slots) {
+            used += o == null ? 0 : o.length();
+        }
+        return used;
+    }
+
+    /**
+     * Opens a session; a {@code transient} one may use the {@linkplain #setReserve reserve}.
+     *
+     * @throws CapacityException when no slot or not enough KV cells are free
+     */
+    public synchronized Session open(int[] context, boolean transientSession) {
         if (context.length == 0) {
             throw new InvalidInputException(panscore_h.PS_ERR_EMPTY_INPUT(), "a session needs a non-empty context");
         }
@@ -104,7 +143,9 @@ public final class SessionPool implements AutoCloseable {
                     + " tokens is more than the KV cache of " + contextSize + " tokens");
         }
         checkTokens(context);
-        Session s = new Session(freeSlot(), nextId++);
+        int slot = freeSlot(transientSession ? 0 : reservedSlots);
+        admit(context.length, transientSession ? 0 : reservedTokens);
+        Session s = new Session(slot, nextId++);
         s.pending = context.clone();
         slots[s.slot] = s;
         return s;
@@ -118,6 +159,7 @@ public final class SessionPool implements AutoCloseable {
             throw new ContextOverflowException(panscore_h.PS_ERR_CONTEXT_OVERFLOW(), "session " + s.id + " would hold " + (s.length() + tokens.length)
                     + " tokens, more than the context of " + contextSize);
         }
+        admit(tokens.length, reservedTokens);
         if (tokens.length > 0) {
             int[] p = Arrays.copyOf(s.pending, s.pending.length + tokens.length);
             System.arraycopy(tokens, 0, p, s.pending.length, tokens.length);
@@ -128,7 +170,9 @@ public final class SessionPool implements AutoCloseable {
     /** A new session with the same context; the KV cells are shared until either appends. */
     public synchronized Session fork(Session s) {
         requireOpen(s);
-        Session f = new Session(freeSlot(), nextId++);
+        int slot = freeSlot(reservedSlots);
+        admit(s.length(), reservedTokens);
+        Session f = new Session(slot, nextId++);
         try (var use = engine.lifecycle().use()) {
             NativeCalls.check(panscore_h.ps_session_copy(use.handle(), s.slot, f.slot, s.decoded), "forking session " + s.id);
         }
@@ -226,13 +270,30 @@ public final class SessionPool implements AutoCloseable {
         }
     }
 
-    private int freeSlot() {
-        for (int i = 0; i < slots.length; i++) {
+    /** A free slot, leaving {@code keep} others free. */
+    private int freeSlot(int keep) {
+        int free = -1;
+        int n = 0;
+        for (int i = slots.length - 1; i >= 0; i--) {
             if (slots[i] == null) {
-                return i;
+                free = i;
+                n++;
             }
         }
-        throw new CapacityException(panscore_h.PS_ERR_CAPACITY(), "all " + slots.length + " session slots are in use; close sessions or raise maxSequences");
+        if (n <= keep) {
+            throw new CapacityException(panscore_h.PS_ERR_CAPACITY(), "all " + (slots.length - keep) + " session slots are in use"
+                    + (keep > 0 ? " (" + keep + " more kept for one-shot glimpses)" : "") + "; close sessions or raise maxSequences");
+        }
+        return free;
+    }
+
+    /** Refuses {@code more} tokens when they would leave less than {@code keep} KV cells free. */
+    private void admit(int more, int keep) {
+        long used = usedTokens();
+        if (used + more > contextSize - keep) {
+            throw new CapacityException(panscore_h.PS_ERR_CAPACITY(), "the open sessions hold " + used + " tokens; " + more + " more would not fit the KV cache of "
+                    + contextSize + (keep > 0 ? " (" + keep + " kept for one-shot glimpses)" : "") + "; close sessions or raise contextSize");
+        }
     }
 
     private void requireOpen(Session s) {

@@ -99,10 +99,13 @@ class SessionPoolTest {
             Arrays.fill(lots, ctx[1]);
             assertThrows(ContextOverflowException.class, () -> pool.append(a, lots));
             pool.append(a, Arrays.copyOf(lots, 40));
-            pool.append(b, Arrays.copyOf(lots, 40));
-            CapacityException kv = assertThrows(CapacityException.class, () -> pool.glimpse(List.of(a, b)));
+            // the KV cells are reserved when tokens enter a session: the append that would overfill
+            // the cache is refused, and the sessions already admitted can still glimpse
+            CapacityException kv = assertThrows(CapacityException.class, () -> pool.append(b, Arrays.copyOf(lots, 40)));
             assertTrue(kv.getMessage().contains("KV cache"), kv.getMessage());
-            assertEquals(ctx.length + 40, a.length(), "a failed glimpse leaves the sessions as they were");
+            assertEquals(ctx.length, b.length(), "a refused append leaves the session as it was");
+            assertEquals(ctx.length + 40, a.length());
+            pool.glimpse(List.of(a, b));
             pool.close(b);
             pool.close(b);
             assertThrows(ClosedException.class, () -> pool.glimpse(List.of(b)));
@@ -111,6 +114,33 @@ class SessionPoolTest {
             pool.glimpse(List.of(a)); // now there is room
             assertThrows(InvalidInputException.class, () -> pool.glimpse(List.of(a, a)));
             assertThrows(TokenOutOfRangeException.class, () -> pool.append(a, new int[] {-1}));
+        }
+    }
+
+    @Test
+    void anIdleSessionCannotMakeOthersGlimpsesFailAndTheReserveIsKeptForTransientSessions() {
+        Model model = TestModels.tiny();
+        int[] ctx = model.tokenize("Some context here.", true, false);
+        int[] big = new int[60];
+        Arrays.fill(big, ctx[1]);
+        try (SessionPool pool = new SessionPool(model, EngineOptions.defaults().withContextSize(64).withMaxSequences(3), 0)) {
+            SessionPool.Session idle = pool.open(big); // 60 of 64 cells, never glimpsed
+            // the next session would overfill the cache: refused at open, not at somebody's glimpse
+            assertThrows(CapacityException.class, () -> pool.open(ctx));
+            assertEquals(60, pool.usedTokens());
+            pool.glimpse(List.of(idle));
+            pool.close(idle);
+            pool.setReserve(1, 16);
+            SessionPool.Session a = pool.open(Arrays.copyOf(big, 40));
+            // 40 + 16 reserved: 8 cells and one slot left for long-lived sessions
+            assertThrows(CapacityException.class, () -> pool.open(Arrays.copyOf(big, 9)));
+            SessionPool.Session b = pool.open(Arrays.copyOf(big, 8));
+            CapacityException slots = assertThrows(CapacityException.class, () -> pool.open(new int[] {ctx[1]}));
+            assertTrue(slots.getMessage().contains("one-shot"), slots.getMessage());
+            assertThrows(CapacityException.class, () -> pool.append(a, new int[] {ctx[1]}));
+            SessionPool.Session oneShot = pool.open(Arrays.copyOf(big, 16), true); // the reserve
+            assertEquals(3, pool.glimpse(List.of(a, b, oneShot)).size());
+            pool.close(oneShot);
         }
     }
 }

@@ -35,6 +35,8 @@ public final class EnginePool {
     private final ConcurrentLinkedDeque<Engine> idle = new ConcurrentLinkedDeque<>();
     private final AtomicInteger created = new AtomicInteger();
     private final AtomicInteger leased = new AtomicInteger();
+    /** Set by {@link #closeIdle()} under the pool's monitor; a lease never takes a closed pool's engines. */
+    private boolean closed;
 
     private EnginePool(Key key) {
         this.key = key;
@@ -59,8 +61,10 @@ public final class EnginePool {
         @Override
         public void close() {
             if (returned.compareAndSet(false, true)) {
-                pool.leased.decrementAndGet();
-                pool.idle.push(engine);
+                synchronized (pool) {
+                    pool.idle.push(engine);
+                    pool.leased.decrementAndGet();
+                }
             }
         }
     }
@@ -68,14 +72,31 @@ public final class EnginePool {
     /** Leases an idle engine of the model, creating the model and the engine as needed. */
     public static Lease lease(Path model, ModelOptions modelOptions, EngineOptions engineOptions) {
         Key key = new Key(model.toAbsolutePath().normalize(), modelOptions, engineOptions);
-        EnginePool pool = POOLS.computeIfAbsent(key, EnginePool::new);
-        Engine engine = pool.idle.poll();
-        if (engine == null) {
-            engine = pool.model.newEngine(engineOptions);
-            pool.created.incrementAndGet();
+        while (true) {
+            EnginePool pool = POOLS.computeIfAbsent(key, EnginePool::new);
+            Engine engine;
+            synchronized (pool) {
+                // closeIdle may have closed this pool between the lookup and here: take a fresh one
+                if (pool.closed) {
+                    POOLS.remove(key, pool);
+                    continue;
+                }
+                pool.leased.incrementAndGet(); // from here on closeIdle leaves the pool alone
+                engine = pool.idle.poll();
+            }
+            if (engine == null) {
+                try {
+                    engine = pool.model.newEngine(engineOptions);
+                } catch (RuntimeException | Error e) {
+                    synchronized (pool) {
+                        pool.leased.decrementAndGet();
+                    }
+                    throw e;
+                }
+                pool.created.incrementAndGet();
+            }
+            return new Lease(pool, engine);
         }
-        pool.leased.incrementAndGet();
-        return new Lease(pool, engine);
     }
 
     /** Engines created so far per model file name (for tests and logs). */
@@ -99,14 +120,21 @@ public final class EnginePool {
         List<Key> keys = new ArrayList<>(POOLS.keySet());
         for (Key k : keys) {
             EnginePool p = POOLS.get(k);
-            if (p == null || p.leased.get() > 0) {
+            if (p == null) {
                 continue;
             }
-            POOLS.remove(k);
-            for (Engine e; (e = p.idle.poll()) != null;) {
-                e.close();
+            synchronized (p) {
+                // checked and closed under the pool's monitor, which lease() holds while it counts a lease
+                if (p.leased.get() > 0 || p.closed) {
+                    continue;
+                }
+                p.closed = true;
+                POOLS.remove(k, p);
+                for (Engine e; (e = p.idle.poll()) != null;) {
+                    e.close();
+                }
+                p.model.close();
             }
-            p.model.close();
             closed++;
         }
         return closed;

@@ -113,7 +113,13 @@ final class PrmCommand implements Callable<Integer> {
                 Templates.check(template, r);
             }
             PrmScorer scorer = new PrmScorer(pe, re, options);
-            TrajectoryRun.run(io, CSV_HEADER, stdout, spec.commandLine().getErr(),
+            java.util.Map<String, Object> meta = TrajectoryRun.meta("prm", io, engineArgs);
+            meta.put("policy", TrajectoryRun.fingerprint(policy));
+            meta.put("reference", ref == null ? "none" : TrajectoryRun.fingerprint(ref));
+            meta.put("beta", beta);
+            meta.put("delimiter", TrajectoryRun.unescape(delimiter));
+            meta.put("log_ratios", logRatios);
+            TrajectoryRun.run(io, CSV_HEADER, meta, stdout, spec.commandLine().getErr(),
                     (input, done) -> TrajectoryRun.results(scorer.score(input, done), o -> switch (o) {
                         case PrmScorer.Scored s -> {
                             all.add(s.score());

@@ -39,8 +39,8 @@ final class Progress {
         int width = 30;
         int filled = total > 0 ? (int) Math.min(width, width * done / total) : 0;
         String eta = total > 0 && rate > 0 ? clock((total - done) / rate) : "?";
-        err.printf(Locale.ROOT, "\r[%s%s] %,d/%,d trajectories  %,.0f tok/s  ETA %s   ", "#".repeat(filled), " ".repeat(width - filled), done,
-                total, tokens / secs, eta);
+        err.printf(Locale.ROOT, "\r[%s%s] %,d/%s trajectories  %,.0f tok/s  ETA %s   ", "#".repeat(filled), " ".repeat(width - filled), done,
+                total > 0 ? String.format(Locale.ROOT, "%,d", total) : "?", tokens / secs, eta);
         err.flush();
     }
 

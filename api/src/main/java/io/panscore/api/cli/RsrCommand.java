@@ -74,7 +74,12 @@ final class RsrCommand implements Callable<Integer> {
             Templates.check(template, m); // once, before anything is scored
             TrajectoryScorer scorer = new TrajectoryScorer(engine, options);
             IntFunction<String> tokenText = perToken ? m::tokenText : null;
-            TrajectoryRun.run(io, ScoreWriter.CSV_HEADER, stdout, spec.commandLine().getErr(),
+            java.util.Map<String, Object> meta = TrajectoryRun.meta("rsr", io, engineArgs);
+            meta.put("model", TrajectoryRun.fingerprint(model));
+            meta.put("r_max", rMax);
+            meta.put("step_delimiter", String.valueOf(TrajectoryRun.unescape(stepDelimiter)));
+            meta.put("per_token", perToken);
+            TrajectoryRun.run(io, ScoreWriter.CSV_HEADER, meta, stdout, spec.commandLine().getErr(),
                     (input, done) -> TrajectoryRun.results(scorer.score(input, done), o -> switch (o) {
                         case TrajectoryScorer.Scored s -> TrajectoryRun.Result.ok(s.id(), line(s.score(), fmt, tokenText), s.score().tokenCount());
                         case TrajectoryScorer.Failed f -> TrajectoryRun.Result.failed(f.id(), f.message());

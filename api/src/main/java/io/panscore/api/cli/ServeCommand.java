@@ -66,6 +66,24 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--template", description = "how \"messages\" in requests are rendered: " + Templates.DESCRIPTION)
     String template = "model";
 
+    @Option(names = "--api-key", description = "require \"Authorization: Bearer KEY\" on every request but GET /health (default: $PANSCORE_API_KEY if set, else none)")
+    String apiKey = System.getenv("PANSCORE_API_KEY");
+
+    @Option(names = "--session-ttl", description = "close a session unused for this many seconds (0 = never). Default: ${DEFAULT-VALUE}")
+    long sessionTtlSeconds = 600;
+
+    @Option(names = "--max-sessions-per-client", description = "sessions one client (X-Client-Id header, else address) may hold; 0 = no limit, -1 = half of --max-sessions. Default: ${DEFAULT-VALUE}")
+    int maxSessionsPerClient = -1;
+
+    @Option(names = "--one-shot-reserve", description = "KV tokens (and one session slot) kept for POST /v1/glimpse, so open sessions cannot starve it; -1 = a quarter of --ctx, at most --max-tokens. Default: ${DEFAULT-VALUE}")
+    int oneShotReserve = -1;
+
+    @Option(names = "--idle-timeout", description = "close a connection silent for this many seconds. Default: ${DEFAULT-VALUE}")
+    long idleTimeoutSeconds = 30;
+
+    @Option(names = "--read-timeout", description = "a request body must arrive within this many seconds (else 408). Default: ${DEFAULT-VALUE}")
+    long readTimeoutSeconds = 10;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
@@ -75,7 +93,8 @@ final class ServeCommand implements Callable<Integer> {
             case "top-k", "topk", "top_k" -> EntropyMode.TOP_K;
             default -> throw new IllegalArgumentException("--mode must be exact or top-k, got " + mode);
         };
-        GlimpRouter router = GlimpRouter.builder(model).threshold(threshold).entropyMode(m).delimiter(TrajectoryRun.unescape(delimiter))
+        int reserveTokens = oneShotReserve >= 0 ? oneShotReserve : Math.min(maxTokens, contextSize / 4);
+        GlimpRouter router = GlimpRouter.builder(model).oneShotReserve(maxSessions > 1 && reserveTokens > 0 ? 1 : 0, maxSessions > 1 ? reserveTokens : 0).threshold(threshold).entropyMode(m).delimiter(TrajectoryRun.unescape(delimiter))
                 .maxSessions(maxSessions).contextSize(contextSize).maxWait(Duration.ofNanos(maxWaitMicros * 1000)).threads(threads)
                 .modelOptions(io.panscore.kernel.ModelOptions.defaults().withGpuLayers(gpuLayers)).listener(metrics)
                 .template(io.panscore.api.trajectory.PromptTemplate.parse(template)).build();
@@ -87,7 +106,8 @@ final class ServeCommand implements Callable<Integer> {
         }
         RouterServer server;
         try {
-            server = RouterServer.start(router, new ServerOptions(host, port, maxBody, maxTokens, 10_000), metrics);
+            server = RouterServer.start(router, new ServerOptions(host, port, maxBody, maxTokens, 10_000, apiKey == null || apiKey.isBlank() ? null : apiKey,
+                    sessionTtlSeconds * 1000, maxSessionsPerClient, idleTimeoutSeconds * 1000, readTimeoutSeconds * 1000), metrics);
         } catch (Exception e) {
             router.close();
             throw new java.io.IOException("could not serve on " + host + ":" + port + ": " + e.getMessage(), e);

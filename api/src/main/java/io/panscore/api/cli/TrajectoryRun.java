@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Iterator;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 import java.util.function.Predicate;
 import java.util.stream.Stream;
@@ -75,12 +76,26 @@ final class TrajectoryRun {
 
     /** Runs a job; returns the number of records written now. */
     static long run(Args args, String csvHeader, PrintWriter stdout, PrintWriter stderr, Scoring scoring) throws IOException {
+        return run(args, csvHeader, null, stdout, stderr, scoring);
+    }
+
+    /**
+     * Runs a job; {@code meta} (what the scores depend on) goes to the output's sidecar and is
+     * checked when the output is resumed (see {@link ScoreWriter#open(Path, ScoreWriter.Format, String, Map)}).
+     */
+    static long run(Args args, String csvHeader, Map<String, ?> meta, PrintWriter stdout, PrintWriter stderr, Scoring scoring) throws IOException {
         if (!Files.isReadable(args.in)) {
             throw new IOException("cannot read --in " + args.in);
         }
-        long total;
-        try (Stream<String> lines = Files.lines(args.in, StandardCharsets.UTF_8)) {
-            total = lines.filter(l -> !l.isBlank()).count();
+        // The progress bar's total comes from a first pass over a regular file only: a pipe, a
+        // FIFO or /dev/stdin can be read once, and counting would consume what is to be scored.
+        long total = 0;
+        if (Files.isRegularFile(args.in)) {
+            try (Stream<String> lines = Files.lines(args.in, StandardCharsets.UTF_8)) {
+                total = lines.filter(l -> !l.isBlank()).count();
+            } catch (java.io.UncheckedIOException e) {
+                total = 0; // not UTF-8 throughout: the scoring pass reports the bad line
+            }
         }
         int[] malformed = {0};
         MalformedInputException[] stoppedAt = {null};
@@ -88,7 +103,7 @@ final class TrajectoryRun {
         long failed = 0;
         long written = 0;
         Progress bar = new Progress(System.err, args.progress.equals("always") || (args.progress.equals("auto") && System.console() != null), total);
-        try (ScoreWriter writer = ScoreWriter.open(args.out, args.format(), csvHeader);
+        try (ScoreWriter writer = ScoreWriter.open(args.out, args.format(), csvHeader, meta);
                 BufferedReader reader = Files.newBufferedReader(args.in, StandardCharsets.UTF_8)) {
             Set<String> done = Set.copyOf(writer.doneIds());
             bar.advance(done.size(), 0);
@@ -166,6 +181,55 @@ final class TrajectoryRun {
                 return toResult.apply(outcomes.next());
             }
         };
+    }
+
+    /**
+     * A fingerprint of a model file for the output's sidecar: SHA-256 over its size, its first
+     * 4 MiB (the GGUF header: metadata, vocabulary, tensor infos) and 64 KiB at 64 places spread
+     * over the rest. Cheap on a 100 GB file, and it tells apart any two models a user would mix up
+     * (another model, quantisation or fine-tune); it is not a cryptographic proof of identical weights.
+     */
+    static String fingerprint(Path model) throws IOException {
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(model, java.nio.file.StandardOpenOption.READ)) {
+            java.security.MessageDigest sha = java.security.MessageDigest.getInstance("SHA-256");
+            long size = ch.size();
+            sha.update(java.nio.ByteBuffer.allocate(8).putLong(0, size));
+            java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(1 << 22);
+            readAt(ch, buf, 0);
+            sha.update(buf.flip());
+            for (int i = 0; i < 64 && size > (1 << 22); i++) {
+                buf.clear().limit(1 << 16);
+                readAt(ch, buf, (1 << 22) + (size - (1 << 22)) / 64 * i);
+                sha.update(buf.flip());
+            }
+            return "sha256-sampled:" + java.util.HexFormat.of().formatHex(sha.digest());
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static void readAt(java.nio.channels.FileChannel ch, java.nio.ByteBuffer buf, long pos) throws IOException {
+        while (buf.hasRemaining()) {
+            int n = ch.read(buf, pos + buf.position());
+            if (n < 0) {
+                break;
+            }
+        }
+    }
+
+    /** What every trajectory command's scores depend on, besides its own options. */
+    static Map<String, Object> meta(String command, Args args, EngineArgs engine) {
+        Map<String, Object> m = new java.util.TreeMap<>();
+        m.put("panscore_output", 1);
+        m.put("command", command);
+        m.put("format", args.format().name().toLowerCase(Locale.ROOT));
+        m.put("chunk", args.chunk);
+        m.put("template", args.template);
+        m.put("ctx", engine.contextSize);
+        m.put("batch", engine.batchSize);
+        m.put("ubatch", engine.microBatchSize);
+        m.put("gpu_layers", engine.gpuLayers);
+        return m;
     }
 
     /** "\n" and "\t" typed on a command line become the characters. */

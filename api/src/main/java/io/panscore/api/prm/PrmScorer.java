@@ -71,7 +71,8 @@ public final class PrmScorer {
     }
 
     public Iterator<Outcome> score(Iterator<Trajectory> input, Predicate<String> alreadyDone) {
-        return TrajectoryBatch.windows(input, options.chunkSize(), alreadyDone, this::scoreWindow, Outcome::id);
+        return TrajectoryBatch.windows(input, options.chunkSize(), alreadyDone, this::scoreWindow, Outcome::id,
+                (t, i, why) -> new Failed(i, t.id(), why));
     }
 
     public List<Outcome> scoreAll(List<Trajectory> trajectories) {

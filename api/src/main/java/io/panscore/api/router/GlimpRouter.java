@@ -102,6 +102,14 @@ public final class GlimpRouter implements AutoCloseable {
         EngineOptions options = EngineOptions.defaults().withContextSize(b.contextSize).withMaxSequences(b.maxSessions).withThreads(b.threads)
                 .withBatchSize(b.batchSize).withMicroBatchSize(b.batchSize);
         this.pool = new SessionPool(model, options, TOP_K);
+        if (b.reserveSlots > 0 || b.reserveTokens > 0) {
+            try {
+                pool.setReserve(b.reserveSlots, b.reserveTokens);
+            } catch (RuntimeException e) {
+                pool.close();
+                throw e;
+            }
+        }
         if (b.queueCapacity <= 0 && (b.maxBatch > 0 ? b.maxBatch : pool.options().maxSequences()) > Integer.MAX_VALUE / 4) {
             pool.close();
             throw new IllegalArgumentException("maxBatch is too large for the default queue capacity (4 x maxBatch)");
@@ -146,6 +154,8 @@ public final class GlimpRouter implements AutoCloseable {
         private ModelOptions modelOptions = ModelOptions.defaults();
         private Listener listener = new Listener() {};
         private PromptTemplate template = PromptTemplate.model();
+        private int reserveSlots;
+        private int reserveTokens;
 
         private Builder(Path path, Model model) {
             this.path = path;
@@ -215,6 +225,20 @@ public final class GlimpRouter implements AutoCloseable {
 
         public Builder modelOptions(ModelOptions o) {
             this.modelOptions = Objects.requireNonNull(o);
+            return this;
+        }
+
+        /**
+         * Keeps {@code slots} session slots and {@code tokens} KV cells for one-shot glimpses
+         * ({@link GlimpRouter#glimpseContext}), so that long-lived sessions cannot take the whole
+         * cache (default none).
+         */
+        public Builder oneShotReserve(int slots, int tokens) {
+            if (slots < 0 || tokens < 0) {
+                throw new IllegalArgumentException("the reserve must be >= 0, got " + slots + " slots, " + tokens + " tokens");
+            }
+            this.reserveSlots = slots;
+            this.reserveTokens = tokens;
             return this;
         }
 
@@ -348,14 +372,13 @@ public final class GlimpRouter implements AutoCloseable {
 
     /** A one-shot glimpse of a whole context (text, tokenized at once): a session opened and closed around it. */
     public Decision glimpseContext(String context) {
-        try (RouterSession s = open(context)) {
-            return glimpse(s);
-        }
+        return glimpseContext(model.tokenize(context, true, true));
     }
 
-    /** The same for tokens. */
+    /** The same for tokens; it may use the {@linkplain Builder#oneShotReserve one-shot reserve}. */
     public Decision glimpseContext(int[] tokens) {
-        try (RouterSession s = open(tokens)) {
+        requireOpen();
+        try (RouterSession s = new RouterSession(pool.open(tokens, true))) {
             return glimpse(s);
         }
     }
@@ -382,6 +405,11 @@ public final class GlimpRouter implements AutoCloseable {
             }
         }
         return Calibration.of(e, largeFraction);
+    }
+
+    /** Most sessions open at once (the builder's maxSessions). */
+    public int maxSessions() {
+        return pool.options().maxSequences();
     }
 
     /** Open sessions. */
@@ -412,8 +440,17 @@ public final class GlimpRouter implements AutoCloseable {
                     batch.add(r);
                 }
             } catch (InterruptedException e) {
-                batch.forEach(r -> r.result.completeExceptionally(new ClosedException("the router's dispatcher was interrupted")));
-                break;
+                // Only close() stops the dispatcher: an interrupt from elsewhere (a pool shutting its
+                // threads down, a stray Thread.interrupt) must not leave later glimpses queued for a
+                // dispatcher that is gone. What was gathered so far is decoded below.
+                if (closed) {
+                    batch.forEach(r -> r.result.completeExceptionally(new ClosedException("the router is closed")));
+                    queued.addAndGet(-batch.size());
+                    break;
+                }
+                if (batch.isEmpty()) {
+                    continue;
+                }
             }
             decoding.lock();
             try {

@@ -13,7 +13,6 @@ import io.panscore.kernel.InvalidInputException;
 import io.panscore.kernel.PanscoreException;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -21,6 +20,16 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.security.MessageDigest;
+import java.security.SecureRandom;
+import java.util.HexFormat;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.util.thread.Scheduler;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.server.Handler;
@@ -45,10 +54,18 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
  * GET    /health                                                                            -> {"status": "ok", ...}
  * GET    /metrics                                                                           -> Prometheus text format
  * </pre>
- * Errors are {"error": message, "type": kind} with 400 (bad request), 404 (unknown or closed
- * session), 405, 413 (body or token limit), 503 + Retry-After (no capacity) or 500. Jetty serves
- * requests on its thread pool; stopping lets requests in flight finish (graceful), then closes the
- * sessions it opened. Thread-safe.
+ * Errors are {"error": message, "type": kind} with 400 (bad request), 401 (API key), 404 (unknown
+ * or closed session), 405, 408 (body too slow), 413 (body or token limit), 415 (not JSON), 429
+ * (per-client session quota), 503 + Retry-After (no capacity) or 500.
+ *
+ * <p>Defaults for a hostile neighbourhood: session ids are random 128-bit strings (a session's id
+ * is its capability); an optional API key (Bearer); sessions unused for the TTL are closed; one
+ * client (its {@code X-Client-Id}, else its address) holds at most a quota of the sessions; bodies
+ * must be JSON ({@code Content-Type: application/json}, or none), so a web page's form or
+ * {@code text/plain} POST is refused; bodies are read asynchronously (no thread waits on a slow
+ * client) and must arrive within the read timeout; idle connections are closed; the metrics'
+ * endpoint label takes a fixed set of values. Jetty serves requests on its thread pool; stopping
+ * lets requests in flight finish (graceful), then closes the sessions it opened. Thread-safe.
  */
 public final class RouterServer implements AutoCloseable {
 
@@ -58,21 +75,84 @@ public final class RouterServer implements AutoCloseable {
     private final ServerOptions options;
     private final RouterMetrics metrics;
     private final Server server;
-    private final Map<Long, GlimpRouter.RouterSession> sessions = new ConcurrentHashMap<>();
+    private final Map<String, Owned> sessions = new ConcurrentHashMap<>();
+    private final Map<String, Client> clients = new ConcurrentHashMap<>();
+    private final int perClient;
+    private final byte[] apiKey;
+    private final SecureRandom random = new SecureRandom();
+    private final ScheduledExecutorService sweeper;
+
+    /** A session with its owner and when it was last used. */
+    private static final class Owned {
+        final String id;
+        final GlimpRouter.RouterSession session;
+        final Client client;
+        volatile long lastUsed = System.nanoTime();
+
+        Owned(String id, GlimpRouter.RouterSession session, Client client) {
+            this.id = id;
+            this.session = session;
+            this.client = client;
+        }
+    }
+
+    /** A client's open sessions (counted under its monitor). */
+    private static final class Client {
+        final String key;
+        int open;
+
+        Client(String key) {
+            this.key = key;
+        }
+    }
 
     private RouterServer(GlimpRouter router, ServerOptions options, RouterMetrics metrics) {
         this.router = router;
         this.options = options;
         this.metrics = metrics;
+        this.perClient = options.maxSessionsPerClient() >= 0 ? options.maxSessionsPerClient() : Math.max(1, router.maxSessions() / 2);
+        this.apiKey = options.apiKey() == null ? null : options.apiKey().getBytes(StandardCharsets.UTF_8);
         QueuedThreadPool threads = new QueuedThreadPool(64, 4);
         threads.setName("panscore-http");
         this.server = new Server(threads);
-        ServerConnector connector = new ServerConnector(server);
+        HttpConfiguration http = new HttpConfiguration();
+        http.setSendServerVersion(false);
+        ServerConnector connector = new ServerConnector(server, new HttpConnectionFactory(http));
         connector.setHost(options.host());
         connector.setPort(options.port());
+        connector.setIdleTimeout(options.idleTimeoutMs());
         server.addConnector(connector);
         server.setHandler(new GracefulHandler(new Routes()));
+        server.setErrorHandler(new JsonErrors()); // Jetty's own answers (malformed HTTP, ...) in the same JSON form
         server.setStopTimeout(options.stopTimeoutMs());
+        this.sweeper = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().name("panscore-session-ttl").daemon().unstarted(r));
+        if (options.sessionTtlMs() > 0) {
+            long every = Math.max(10, Math.min(options.sessionTtlMs() / 4, 10_000));
+            sweeper.scheduleWithFixedDelay(this::expire, every, every, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    /** Closes the sessions unused for the TTL. */
+    private void expire() {
+        long now = System.nanoTime();
+        long ttl = TimeUnit.MILLISECONDS.toNanos(options.sessionTtlMs());
+        for (Owned o : sessions.values()) {
+            if (now - o.lastUsed > ttl) {
+                closeSession(o);
+            }
+        }
+    }
+
+    private void closeSession(Owned o) {
+        if (sessions.remove(o.id, o)) {
+            synchronized (o.client) {
+                o.client.open--;
+                if (o.client.open == 0) {
+                    clients.remove(o.client.key, o.client);
+                }
+            }
+        }
+        o.session.close();
     }
 
     /**
@@ -100,14 +180,37 @@ public final class RouterServer implements AutoCloseable {
     @Override
     public void close() throws IOException {
         try {
+            sweeper.shutdownNow();
             server.stop();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (Exception e) {
             throw new IOException("stopping the HTTP server failed: " + e.getMessage(), e);
         } finally {
-            sessions.values().forEach(GlimpRouter.RouterSession::close);
+            sessions.values().forEach(o -> o.session.close());
             sessions.clear();
+            clients.clear();
+        }
+    }
+
+    /** Jetty's own error answers (a malformed request line or header, a bad chunk, ...) as {"error", "type"} JSON. */
+    private static final class JsonErrors extends org.eclipse.jetty.server.handler.ErrorHandler {
+        @Override
+        public boolean errorPageForMethod(String method) {
+            return true; // a body for every method (Jetty's default leaves DELETE, TRACE, ... without one)
+        }
+
+        @Override
+        protected void generateResponse(Request request, Response response, int code, String message, Throwable cause, Callback callback) {
+            response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json; charset=utf-8");
+            String body = error(message != null ? message : "HTTP " + code, code >= 500 ? "internal" : "bad_request");
+            response.write(true, ByteBuffer.wrap(body.getBytes(StandardCharsets.UTF_8)), callback);
+        }
+
+        @Override
+        public ByteBuffer badMessageError(int status, String reason, org.eclipse.jetty.http.HttpFields.Mutable fields) {
+            fields.put(HttpHeader.CONTENT_TYPE, "application/json; charset=utf-8");
+            return ByteBuffer.wrap(error(reason != null ? reason : "bad request", "bad_request").getBytes(StandardCharsets.UTF_8));
         }
     }
 
@@ -134,60 +237,192 @@ public final class RouterServer implements AutoCloseable {
             String path = Request.getPathInContext(request);
             String method = request.getMethod();
             String endpoint = endpointOf(path);
-            int status;
-            String body;
-            String type = "application/json";
             try {
-                if (path.equals("/metrics") && method.equals("GET")) {
-                    ByteArrayOutputStream out = new ByteArrayOutputStream();
-                    metrics.write(out);
-                    status = 200;
-                    body = out.toString(StandardCharsets.UTF_8);
-                    type = metrics.contentType();
+                authorize(request, path, method);
+                if (method.equals("POST")) {
+                    checkContentType(request);
+                    readBody(request, response, callback, endpoint, body -> respond(request, response, callback, endpoint, () -> route(method, path, request, body)));
                 } else {
-                    Result r = route(method, path, request);
-                    status = r.status;
-                    body = JSON.writeValueAsString(r.body);
+                    respond(request, response, callback, endpoint, () -> route(method, path, request, null));
                 }
             } catch (HttpError e) {
-                status = e.status;
-                if (e.unreadBody) {
-                    // the rest of the body is left unread: the connection cannot carry another request
-                    response.getHeaders().put(HttpHeader.CONNECTION, "close");
-                }
-                body = error(e.getMessage(), status == 405 ? "method_not_allowed" : status == 404 ? "not_found" : "bad_request");
-            } catch (ClosedException e) {
-                status = 404;
-                body = error(e.getMessage(), "closed");
-            } catch (CapacityException e) {
-                status = 503;
-                response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
-                body = error(e.getMessage(), "capacity");
-            } catch (ContextOverflowException e) {
-                status = 413;
-                body = error(e.getMessage(), "too_many_tokens");
-            } catch (InvalidInputException e) {
-                status = 400;
-                body = error(e.getMessage(), "invalid_input");
-            } catch (PanscoreException | IOException e) {
-                status = 500;
-                body = error(e.getMessage(), "internal");
-            } catch (RuntimeException e) {
-                status = 500;
-                body = error(String.valueOf(e), "internal");
+                respond(request, response, callback, endpoint, () -> {
+                    throw e;
+                });
             }
-            metrics.onRequest(endpoint, status);
-            response.setStatus(status);
-            response.getHeaders().put(HttpHeader.CONTENT_TYPE, type.startsWith("application/json") ? "application/json; charset=utf-8" : type);
-            response.write(true, ByteBuffer.wrap(body.getBytes(StandardCharsets.UTF_8)), callback);
             return true;
         }
     }
 
+    private interface Action {
+        Result run() throws IOException;
+    }
+
+    /** Runs an action and writes its result, or the error it threw, as the response. */
+    private void respond(Request request, Response response, Callback callback, String endpoint, Action action) {
+        int status;
+        String body;
+        String type = "application/json";
+        try {
+            Result r = action.run();
+            status = r.status;
+            if (r.body instanceof RawText raw) {
+                body = raw.text;
+                type = raw.type;
+            } else {
+                body = JSON.writeValueAsString(r.body);
+            }
+        } catch (HttpError e) {
+            status = e.status;
+            if (e.unreadBody) {
+                // the rest of the body is left unread: the connection cannot carry another request
+                response.getHeaders().put(HttpHeader.CONNECTION, "close");
+            }
+            if (status == 401) {
+                response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, "Bearer");
+            }
+            if (status == 429) {
+                response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
+            }
+            body = error(e.getMessage(), switch (status) {
+                case 401 -> "unauthorized";
+                case 404 -> "not_found";
+                case 405 -> "method_not_allowed";
+                case 408 -> "timeout";
+                case 413 -> "too_large";
+                case 415 -> "unsupported_media_type";
+                case 429 -> "quota";
+                default -> "bad_request";
+            });
+        } catch (ClosedException e) {
+            status = 404;
+            body = error(e.getMessage(), "closed");
+        } catch (CapacityException e) {
+            status = 503;
+            response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
+            body = error(e.getMessage(), "capacity");
+        } catch (ContextOverflowException e) {
+            status = 413;
+            body = error(e.getMessage(), "too_many_tokens");
+        } catch (InvalidInputException e) {
+            status = 400;
+            body = error(e.getMessage(), "invalid_input");
+        } catch (PanscoreException | IOException e) {
+            status = 500;
+            body = error(e.getMessage(), "internal");
+        } catch (RuntimeException | StackOverflowError e) {
+            status = 500;
+            body = error(String.valueOf(e), "internal");
+        }
+        metrics.onRequest(endpoint, status);
+        response.setStatus(status);
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, type.startsWith("application/json") ? "application/json; charset=utf-8" : type);
+        response.write(true, ByteBuffer.wrap(body.getBytes(StandardCharsets.UTF_8)), callback);
+    }
+
+    /** A response body that is not JSON (the metrics). */
+    private record RawText(String text, String type) {}
+
+    private void authorize(Request request, String path, String method) {
+        if (apiKey == null || (path.equals("/health") && method.equals("GET"))) {
+            return;
+        }
+        String auth = request.getHeaders().get(HttpHeader.AUTHORIZATION);
+        byte[] given = auth != null && auth.regionMatches(true, 0, "Bearer ", 0, 7) ? auth.substring(7).trim().getBytes(StandardCharsets.UTF_8) : new byte[0];
+        if (!MessageDigest.isEqual(given, apiKey)) { // constant time
+            throw new HttpError(401, auth == null ? "this server needs an API key: send \"Authorization: Bearer <key>\"" : "wrong API key");
+        }
+    }
+
+    /** JSON only: a form or text/plain POST (what a web page can send anywhere) is refused. */
+    private static void checkContentType(Request request) {
+        String type = request.getHeaders().get(HttpHeader.CONTENT_TYPE);
+        if (type == null) {
+            return;
+        }
+        String mime = type.split(";", 2)[0].trim().toLowerCase(Locale.ROOT);
+        if (!mime.equals("application/json") && !(mime.startsWith("application/") && mime.endsWith("+json"))) {
+            throw new HttpError(415, "the body must be JSON (Content-Type: application/json), got \"" + type + "\"", true);
+        }
+    }
+
+    /**
+     * Reads the body without holding a thread while the client is slow (Jetty's demand callbacks),
+     * within the size limit and the read timeout, then hands it on.
+     */
+    private void readBody(Request request, Response response, Callback callback, String endpoint, java.util.function.Consumer<byte[]> then) {
+        long declared = request.getLength();
+        if (declared > options.maxBodyBytes()) {
+            throw new HttpError(413, "the body has " + declared + " bytes, more than the limit of " + options.maxBodyBytes(), true);
+        }
+        AtomicBoolean finished = new AtomicBoolean();
+        ByteArrayOutputStream acc = new ByteArrayOutputStream();
+        Scheduler.Task timeout = server.getScheduler().schedule(() -> {
+            if (finished.compareAndSet(false, true)) {
+                respond(request, response, callback, endpoint, () -> {
+                    throw new HttpError(408, "the body did not arrive within " + options.readTimeoutMs() + " ms", true);
+                });
+            }
+        }, options.readTimeoutMs(), TimeUnit.MILLISECONDS);
+        Runnable reader = new Runnable() {
+            @Override
+            public void run() {
+                while (!finished.get()) {
+                    Content.Chunk chunk = request.read();
+                    if (chunk == null) {
+                        request.demand(this);
+                        return;
+                    }
+                    if (Content.Chunk.isFailure(chunk)) {
+                        if (finished.compareAndSet(false, true)) {
+                            timeout.cancel();
+                            Throwable why = chunk.getFailure();
+                            respond(request, response, callback, endpoint, () -> {
+                                throw new HttpError(400, "reading the body failed: " + why, true);
+                            });
+                        }
+                        return;
+                    }
+                    ByteBuffer b = chunk.getByteBuffer();
+                    int n = b.remaining();
+                    if (acc.size() + (long) n > options.maxBodyBytes()) {
+                        chunk.release();
+                        if (finished.compareAndSet(false, true)) {
+                            timeout.cancel();
+                            respond(request, response, callback, endpoint, () -> {
+                                throw new HttpError(413, "the body is larger than the limit of " + options.maxBodyBytes() + " bytes", true);
+                            });
+                        }
+                        return;
+                    }
+                    byte[] bytes = new byte[n];
+                    b.get(bytes);
+                    acc.write(bytes, 0, n);
+                    boolean last = chunk.isLast();
+                    chunk.release();
+                    if (last) {
+                        if (finished.compareAndSet(false, true)) {
+                            timeout.cancel();
+                            then.accept(acc.toByteArray());
+                        }
+                        return;
+                    }
+                }
+            }
+        };
+        reader.run();
+    }
+
     private record Result(int status, Object body) {}
 
-    private Result route(String method, String path, Request request) throws IOException {
+    private Result route(String method, String path, Request request, byte[] rawBody) throws IOException {
         String[] parts = path.split("/");
+        if (path.equals("/metrics")) {
+            requireMethod(method, "GET");
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            metrics.write(out);
+            return new Result(200, new RawText(out.toString(StandardCharsets.UTF_8), metrics.contentType()));
+        }
         // "", "v1", "sessions", id, action
         if (path.equals("/health")) {
             requireMethod(method, "GET");
@@ -196,30 +431,30 @@ public final class RouterServer implements AutoCloseable {
         }
         if (path.equals("/v1/glimpse")) {
             requireMethod(method, "POST");
-            JsonNode body = readBody(request);
+            JsonNode body = parse(rawBody);
             int[] tokens = contextTokens(body, "context");
             return new Result(200, decision(router.glimpseContext(tokens)));
         }
         if (path.equals("/v1/sessions")) {
             requireMethod(method, "POST");
-            JsonNode body = readBody(request);
-            GlimpRouter.RouterSession s = router.open(contextTokens(body, "prompt"));
-            sessions.put(s.id(), s);
-            return new Result(201, sessionInfo(s));
+            JsonNode body = parse(rawBody);
+            int[] tokens = contextTokens(body, "prompt");
+            Owned o = admit(clientOf(request), () -> router.open(tokens));
+            return new Result(201, sessionInfo(o));
         }
-        if (parts.length >= 4 && parts[1].equals("v1") && parts[2].equals("sessions")) {
-            GlimpRouter.RouterSession s = session(parts[3]);
+        if (parts.length >= 4 && parts.length <= 5 && parts[1].equals("v1") && parts[2].equals("sessions")) {
+            Owned o = session(parts[3]);
+            GlimpRouter.RouterSession s = o.session;
             String action = parts.length >= 5 ? parts[4] : "";
             switch (action) {
                 case "" -> {
                     requireMethod(method, "DELETE");
-                    sessions.remove(s.id());
-                    s.close();
-                    return new Result(200, Map.of("closed", true, "session", s.id()));
+                    closeSession(o);
+                    return new Result(200, Map.of("closed", true, "session", o.id));
                 }
                 case "append" -> {
                     requireMethod(method, "POST");
-                    JsonNode body = readBody(request);
+                    JsonNode body = parse(rawBody);
                     if (body.has("tokens")) {
                         router.appendTokens(s, limited(tokens(body.get("tokens"))));
                     } else if (body.path("text").isTextual()) {
@@ -229,7 +464,7 @@ public final class RouterServer implements AutoCloseable {
                     } else {
                         throw new HttpError(400, "append needs \"text\" (a string) or \"tokens\" (an array of ids)");
                     }
-                    return new Result(200, sessionInfo(s));
+                    return new Result(200, sessionInfo(o));
                 }
                 case "glimpse" -> {
                     requireMethod(method, "POST");
@@ -237,8 +472,7 @@ public final class RouterServer implements AutoCloseable {
                 }
                 case "fork" -> {
                     requireMethod(method, "POST");
-                    GlimpRouter.RouterSession f = router.fork(s);
-                    sessions.put(f.id(), f);
+                    Owned f = admit(o.client, () -> router.fork(s));
                     return new Result(201, sessionInfo(f));
                 }
                 default -> throw new HttpError(404, "no such endpoint: " + path);
@@ -247,18 +481,45 @@ public final class RouterServer implements AutoCloseable {
         throw new HttpError(404, "no such endpoint: " + path);
     }
 
-    private GlimpRouter.RouterSession session(String id) {
-        long n;
-        try {
-            n = Long.parseLong(id);
-        } catch (NumberFormatException e) {
-            throw new HttpError(404, "no session \"" + id + "\"");
+    private Owned session(String id) {
+        Owned o = sessions.get(id);
+        if (o == null || o.session.isClosed()) {
+            throw new HttpError(404, "no open session \"" + (id.length() > 40 ? id.substring(0, 40) + "..." : id) + "\"");
         }
-        GlimpRouter.RouterSession s = sessions.get(n);
-        if (s == null || s.isClosed()) {
-            throw new HttpError(404, "no open session " + id);
+        o.lastUsed = System.nanoTime();
+        return o;
+    }
+
+    /** The client a request comes from: its X-Client-Id header (at most 64 characters), else its address. */
+    private Client clientOf(Request request) {
+        String id = request.getHeaders().get("X-Client-Id");
+        String key = id != null && !id.isBlank() ? "id:" + (id.length() > 64 ? id.substring(0, 64) : id) : "addr:" + Request.getRemoteAddr(request);
+        return clients.computeIfAbsent(key, Client::new);
+    }
+
+    /** Opens a session for a client within its quota, under a random 128-bit id. */
+    private Owned admit(Client client, java.util.function.Supplier<GlimpRouter.RouterSession> open) {
+        GlimpRouter.RouterSession s;
+        synchronized (client) {
+            try {
+                if (perClient > 0 && client.open >= perClient) {
+                    throw new HttpError(429, "this client holds " + client.open + " sessions, its quota; close some (DELETE /v1/sessions/{id})");
+                }
+                s = open.get();
+            } catch (RuntimeException e) {
+                if (client.open == 0) {
+                    clients.remove(client.key, client); // no entry per failed stranger: the map stays bounded by open sessions
+                }
+                throw e;
+            }
+            client.open++;
+            clients.putIfAbsent(client.key, client); // it may have been dropped while it had no session
         }
-        return s;
+        byte[] bits = new byte[16];
+        random.nextBytes(bits);
+        Owned o = new Owned(HexFormat.of().formatHex(bits), s, client);
+        sessions.put(o.id, o);
+        return o;
     }
 
     private static void requireMethod(String method, String allowed) {
@@ -267,26 +528,15 @@ public final class RouterServer implements AutoCloseable {
         }
     }
 
-    /** Reads a JSON object body within the size limit; an empty body is {}. */
-    private JsonNode readBody(Request request) throws IOException {
-        long declared = request.getLength();
-        if (declared > options.maxBodyBytes()) {
-            throw new HttpError(413, "the body has " + declared + " bytes, more than the limit of " + options.maxBodyBytes(), true);
-        }
-        byte[] bytes;
-        try (InputStream in = Content.Source.asInputStream(request)) {
-            bytes = in.readNBytes(options.maxBodyBytes() + 1);
-        }
-        if (bytes.length > options.maxBodyBytes()) {
-            throw new HttpError(413, "the body is larger than the limit of " + options.maxBodyBytes() + " bytes", true);
-        }
-        if (bytes.length == 0) {
+    /** Parses a JSON object body; an empty body is {}. */
+    private static JsonNode parse(byte[] bytes) {
+        if (bytes == null || bytes.length == 0) {
             return JSON.createObjectNode();
         }
         JsonNode node;
         try {
             node = JSON.readTree(bytes);
-        } catch (IOException e) {
+        } catch (IOException | RuntimeException e) { // StreamConstraintsException (nesting, number length) included
             throw new HttpError(400, "the body is not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
         }
         if (node == null || !node.isObject()) {
@@ -337,7 +587,7 @@ public final class RouterServer implements AutoCloseable {
         }
         int[] t = new int[node.size()];
         for (int i = 0; i < t.length; i++) {
-            if (!node.get(i).canConvertToInt()) {
+            if (!node.get(i).isIntegralNumber() || !node.get(i).canConvertToInt()) {
                 throw new HttpError(400, "tokens[" + i + "] is not an integer");
             }
             t[i] = node.get(i).asInt();
@@ -345,8 +595,8 @@ public final class RouterServer implements AutoCloseable {
         return t;
     }
 
-    private static Map<String, Object> sessionInfo(GlimpRouter.RouterSession s) {
-        return Map.of("session", s.id(), "tokens", s.length());
+    private static Map<String, Object> sessionInfo(Owned o) {
+        return Map.of("session", o.id, "tokens", o.session.length());
     }
 
     private static ObjectNode decision(Decision d) {
@@ -370,11 +620,17 @@ public final class RouterServer implements AutoCloseable {
         return n.toString();
     }
 
-    /** A low-cardinality name for the metrics label. */
-    private static String endpointOf(String path) {
+    /** The metrics label of a path: one of a fixed set, whatever paths clients send. */
+    static String endpointOf(String path) {
         if (path.startsWith("/v1/sessions/")) {
             String[] p = path.split("/");
-            return p.length >= 5 ? "/v1/sessions/{id}/" + p[4] : "/v1/sessions/{id}";
+            if (p.length == 4) {
+                return "/v1/sessions/{id}";
+            }
+            if (p.length == 5 && (p[4].equals("append") || p[4].equals("glimpse") || p[4].equals("fork"))) {
+                return "/v1/sessions/{id}/" + p[4];
+            }
+            return "other";
         }
         return switch (path) {
             case "/v1/sessions", "/v1/glimpse", "/health", "/metrics" -> path;

@@ -69,6 +69,10 @@ public final class TrajectoryBatch {
         return seqs;
     }
 
+    private static String why(RuntimeException e) {
+        return e.getMessage() != null ? e.getMessage() : e.toString();
+    }
+
     private static IntBuffer prompt(Item it) {
         return IntBuffer.wrap(it.encoded().tokens(), 0, it.encoded().promptLength());
     }
@@ -80,6 +84,23 @@ public final class TrajectoryBatch {
      */
     public static <R> Iterator<R> windows(Iterator<Trajectory> input, int size, Predicate<String> alreadyDone,
             BiFunction<List<Trajectory>, Long, List<R>> scoreWindow, Function<R, String> idOf) {
+        return windows(input, size, alreadyDone, scoreWindow, idOf, null);
+    }
+
+    /** Makes the result of a trajectory that could not be scored: (trajectory, its index, why). */
+    @FunctionalInterface
+    public interface FailureFactory<R> {
+        R failed(Trajectory t, long index, String message);
+    }
+
+    /**
+     * As {@link #windows(Iterator, int, Predicate, BiFunction, Function)}; when scoring a window
+     * throws and {@code failed} is given, the window is scored again one trajectory at a time, and
+     * each trajectory that still fails becomes {@code failed}'s result, so one bad trajectory costs
+     * only itself. (The others of that window are then scored alone, which a rerun repeats exactly.)
+     */
+    public static <R> Iterator<R> windows(Iterator<Trajectory> input, int size, Predicate<String> alreadyDone,
+            BiFunction<List<Trajectory>, Long, List<R>> scoreWindow, Function<R, String> idOf, FailureFactory<R> failed) {
         return new Iterator<>() {
             private final ArrayDeque<R> ready = new ArrayDeque<>();
             private long next;
@@ -96,13 +117,37 @@ public final class TrajectoryBatch {
                     if (window.stream().allMatch(t -> alreadyDone.test(t.id()))) {
                         continue;
                     }
-                    for (R r : scoreWindow.apply(window, first)) {
+                    for (R r : score(window, first)) {
                         if (!alreadyDone.test(idOf.apply(r))) {
                             ready.add(r);
                         }
                     }
                 }
                 return !ready.isEmpty();
+            }
+
+            private List<R> score(List<Trajectory> window, long first) {
+                try {
+                    return scoreWindow.apply(window, first);
+                } catch (RuntimeException e) {
+                    if (failed == null) {
+                        throw e;
+                    }
+                    List<R> out = new ArrayList<>(window.size());
+                    for (int i = 0; i < window.size(); i++) {
+                        Trajectory t = window.get(i);
+                        if (window.size() > 1 && alreadyDone.test(t.id())) {
+                            continue; // reported already: no need to score it alone
+                        }
+                        try {
+                            out.addAll(window.size() == 1 ? List.of(failed.failed(t, first + i, why(e)))
+                                    : scoreWindow.apply(List.of(t), first + i));
+                        } catch (RuntimeException alone) {
+                            out.add(failed.failed(t, first + i, why(alone)));
+                        }
+                    }
+                    return out;
+                }
             }
 
             @Override

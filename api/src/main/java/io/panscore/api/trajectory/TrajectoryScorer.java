@@ -75,7 +75,8 @@ public final class TrajectoryScorer {
      * (a resumed run); they are still scored when they share a window with ones that are not.
      */
     public Iterator<Outcome> score(Iterator<Trajectory> input, Predicate<String> alreadyDone) {
-        return TrajectoryBatch.windows(input, options.chunkSize(), alreadyDone, this::scoreWindow, Outcome::id);
+        return TrajectoryBatch.windows(input, options.chunkSize(), alreadyDone, this::scoreWindow, Outcome::id,
+                (t, i, why) -> new Failed(i, t.id(), why));
     }
 
     /** Scores a list in one go (one chunk per {@code chunkSize}). */

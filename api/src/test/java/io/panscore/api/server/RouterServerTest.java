@@ -30,7 +30,7 @@ class RouterServerTest {
         model = Model.load(Fixtures.tiny());
         RouterMetrics metrics = new RouterMetrics();
         router = GlimpRouter.builder(model).maxSessions(3).contextSize(512).threshold(5.0).listener(metrics).build();
-        server = RouterServer.start(router, ServerOptions.defaults().withPort(0).withMaxBodyBytes(4096).withMaxTokens(200), metrics);
+        server = RouterServer.start(router, ServerOptions.defaults().withPort(0).withMaxBodyBytes(4096).withMaxTokens(200).withMaxSessionsPerClient(0), metrics);
     }
 
     @AfterAll
@@ -57,7 +57,8 @@ class RouterServerTest {
     void sessionLifecycleMatchesTheInProcessRouter() throws Exception {
         Reply open = call("POST", "/v1/sessions", "{\"prompt\": \"What is 6 times 7?\"}");
         assertEquals(201, open.status(), open.text());
-        long id = open.json().get("session").asLong();
+        String id = open.json().get("session").asText();
+        assertTrue(id.matches("[0-9a-f]{32}"), "a random 128-bit id: " + id);
         Reply g1 = call("POST", "/v1/sessions/" + id + "/glimpse", null);
         assertEquals(200, g1.status(), g1.text());
         try (GlimpRouter.RouterSession local = router.open("What is 6 times 7?")) {
@@ -70,7 +71,7 @@ class RouterServerTest {
         assertTrue(app.json().get("tokens").asInt() > open.json().get("tokens").asInt());
         Reply fork = call("POST", "/v1/sessions/" + id + "/fork", "");
         assertEquals(201, fork.status(), fork.text());
-        long forked = fork.json().get("session").asLong();
+        String forked = fork.json().get("session").asText();
         Reply g2 = call("POST", "/v1/sessions/" + id + "/glimpse", "{}");
         Reply g3 = call("POST", "/v1/sessions/" + forked + "/glimpse", "{}");
         assertEquals(g2.json().get("token").asInt(), g3.json().get("token").asInt());
@@ -99,14 +100,14 @@ class RouterServerTest {
         Reply many = call("POST", "/v1/glimpse", "{\"context\": \"" + "word ".repeat(300) + "\"}");
         assertEquals(413, many.status(), many.text());
         assertTrue(many.json().get("error").asText().contains("limit of 200"), many.text());
-        long[] ids = new long[3];
+        String[] ids = new String[3];
         for (int i = 0; i < 3; i++) {
-            ids[i] = call("POST", "/v1/sessions", "{\"prompt\": \"session " + i + "\"}").json().get("session").asLong();
+            ids[i] = call("POST", "/v1/sessions", "{\"prompt\": \"session " + i + "\"}").json().get("session").asText();
         }
         Reply full = call("POST", "/v1/sessions", "{\"prompt\": \"one too many\"}");
         assertEquals(503, full.status(), full.text());
         assertEquals("1", full.raw().headers().firstValue("retry-after").orElse(""));
-        for (long id : ids) {
+        for (String id : ids) {
             call("DELETE", "/v1/sessions/" + id, null);
         }
     }
