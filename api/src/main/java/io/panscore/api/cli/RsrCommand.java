@@ -6,7 +6,6 @@ import io.panscore.api.trajectory.Rsr;
 import io.panscore.api.trajectory.ScoreWriter;
 import io.panscore.api.trajectory.TrajectoryOptions;
 import io.panscore.api.trajectory.TrajectoryScorer;
-import io.panscore.kernel.Engine;
 import io.panscore.kernel.Model;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -64,12 +63,13 @@ final class RsrCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--per-token needs --format jsonl");
         }
         TrajectoryOptions options = TrajectoryOptions.defaults().withRMax(rMax).withTemplate(PromptTemplate.parse(io.template))
-                .withStepDelimiter(TrajectoryRun.unescape(stepDelimiter)).withPerToken(perToken).withChunkSize(io.chunk);
-        try (Model m = Model.load(model, engineArgs.modelOptions()); Engine engine = m.newEngine(engineArgs.engineOptions())) {
-            TrajectoryScorer scorer = new TrajectoryScorer(engine, options);
+                .withStepDelimiter(TrajectoryRun.unescape(stepDelimiter)).withPerToken(perToken).withChunkSize(io.chunk).withMaxTokens(io.maxTokens);
+        try (Model m = Model.load(model, engineArgs.modelOptions()); TrajectoryScorer scorer = new TrajectoryScorer(m, engineArgs.engineOptions(), options)) {
             TrajectoryRun.run(io, ScoreWriter.CSV_HEADER, stdout, spec.commandLine().getErr(),
                     (input, done) -> TrajectoryRun.results(scorer.score(input, done), o -> switch (o) {
-                        case TrajectoryScorer.Scored s -> TrajectoryRun.Result.ok(s.id(), line(s.score(), fmt), s.score().tokenCount());
+                        case TrajectoryScorer.Scored s -> TrajectoryRun.Result.ok(s.id(),
+                                fmt == ScoreWriter.Format.JSONL ? TrajectoryRun.withTruncatedFrom(line(s.score(), fmt), s.truncatedFrom()) : line(s.score(), fmt),
+                                s.score().tokenCount(), s.truncated());
                         case TrajectoryScorer.Failed f -> TrajectoryRun.Result.failed(f.id(), f.message());
                     }));
         }
