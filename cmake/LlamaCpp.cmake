@@ -10,6 +10,9 @@
 #   ${PANSCORE_CACHE_DIR}/llama/build-<commit12>-<backend>-<native|portable>-<build type>[-<flags hash>]
 # and reused by every later configure of any checkout of panscore (a stamp marks a finished build).
 #
+# The target panscore::llama also carries llama.cpp's static common library (llama-common, for its
+# Jinja chat templates) with its include folders (common/, vendor/ for nlohmann/json).
+#
 # Outputs: PANSCORE_LLAMA_COMMIT, PANSCORE_LLAMA_SOURCE, PANSCORE_LLAMA_BUILD and the imported
 # target panscore::llama (libllama with ggml and its backends).
 
@@ -151,8 +154,21 @@ if(NOT EXISTS "${_build}/.panscore-built")
           -DGGML_NATIVE=${PANSCORE_NATIVE} ${_backend_args}
           -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF
           -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_COMMON=ON -DLLAMA_OPENSSL=OFF ${PANSCORE_LLAMA_EXTRA_ARGS})
-  _ps_run(${CMAKE_COMMAND} --build "${_build}" --target llama ggml -j ${_ncpu})
+  _ps_run(${CMAKE_COMMAND} --build "${_build}" --target llama ggml llama-common -j ${_ncpu})
+  file(WRITE "${_build}/.panscore-built-common" "${_commit}\n")
   file(WRITE "${_build}/.panscore-built" "${_commit}\n")
+endif()
+# llama.cpp's common library (its Jinja engine for chat templates: common/chat.h, common/jinja/),
+# static and position-independent like the rest. A build made before panscore used it gets it
+# added in place (the configure already enables LLAMA_BUILD_COMMON), without rebuilding libllama.
+if(NOT EXISTS "${_build}/.panscore-built-common")
+  file(LOCK "${_ps_llama_root}/build-${_key}.lock" GUARD FILE TIMEOUT 7200)
+  if(NOT EXISTS "${_build}/.panscore-built-common")
+    message(STATUS "panscore: building llama.cpp's common library into ${_build} (once, a few minutes)")
+    cmake_host_system_information(RESULT _ncpu QUERY NUMBER_OF_LOGICAL_CORES)
+    _ps_run(${CMAKE_COMMAND} --build "${_build}" --target llama-common -j ${_ncpu})
+    file(WRITE "${_build}/.panscore-built-common" "${_commit}\n")
+  endif()
 endif()
 
 set(PANSCORE_LLAMA_COMMIT "${_commit}")
@@ -164,7 +180,9 @@ find_package(OpenMP REQUIRED COMPONENTS CXX)
 find_package(Threads REQUIRED)
 add_library(panscore_llama INTERFACE)
 # Static archives in dependency order: llama needs ggml, ggml needs its backends and ggml-base.
-set(_libs "${_build}/src/libllama.a" "${_build}/ggml/src/libggml.a" "${_build}/ggml/src/libggml-cpu.a")
+set(_libs "${_build}/common/libllama-common.a" "${_build}/common/libllama-common-base.a"
+          "${_build}/vendor/cpp-httplib/libcpp-httplib.a"
+          "${_build}/src/libllama.a" "${_build}/ggml/src/libggml.a" "${_build}/ggml/src/libggml-cpu.a")
 if(PANSCORE_CUDA)
   list(APPEND _libs "${_build}/ggml/src/ggml-cuda/libggml-cuda.a")
 endif()
@@ -180,4 +198,6 @@ if(PANSCORE_CUDA)
   target_link_libraries(panscore_llama INTERFACE CUDA::cudart CUDA::cublas CUDA::cuda_driver)
 endif()
 target_include_directories(panscore_llama INTERFACE "${_src}/include" "${_src}/ggml/include")
+# SYSTEM: their headers' own warnings (unused static functions) are not panscore's
+target_include_directories(panscore_llama SYSTEM INTERFACE "${_src}/common" "${_src}/vendor")
 add_library(panscore::llama ALIAS panscore_llama)

@@ -281,11 +281,28 @@ typedef struct ps_chat_message {
  * model's own template (tokenizer.chat_template), else a template string or the name of one of
  * llama.cpp's built-in templates ("chatml", "llama3", ...). llama.cpp recognises templates by
  * pattern, not with a Jinja engine: an unrecognised template is PS_ERR_INVALID_ARGUMENT.
+ * ps_chat_render_jinja below renders with a real Jinja engine.
  * add_assistant: end with the opening of an assistant turn. *out_len receives the byte count (the
  * needed count on PS_ERR_BUFFER_TOO_SMALL). */
 PS_API int32_t ps_chat_render(const ps_model * model, const char * tmpl, const ps_chat_message * messages,
                               int32_t n_messages, int32_t add_assistant, char * buf, int32_t buf_size,
                               int32_t * out_len);
+
+/* Renders messages with a Jinja chat template through llama.cpp's own Jinja engine (common/jinja,
+ * the one `llama-server --jinja` uses), as Hugging Face's apply_chat_template does: the template
+ * sees `messages` (role, content), `bos_token` and `eos_token` (the model's, "" without a model),
+ * `add_generation_prompt`, with trim_blocks and lstrip_blocks, raise_exception, strftime_now and
+ * tojson. Messages are passed as they are (no system turn merged or added).
+ * model: may be NULL when tmpl is given. tmpl: NULL = the model's tokenizer.chat_template, else the
+ * Jinja source. add_generation_prompt: end with the opening of an assistant turn.
+ * continue_final: leave the last message open (HF's continue_final_message): the rendering is cut
+ * right after the last occurrence of its text (keeping its trailing whitespace when the template
+ * keeps it); excludes add_generation_prompt. A template that fails to parse or raises is
+ * PS_ERR_INVALID_ARGUMENT with the engine's message. *out_len receives the byte count (the needed
+ * count on PS_ERR_BUFFER_TOO_SMALL); the text is not NUL-terminated. */
+PS_API int32_t ps_chat_render_jinja(const ps_model * model, const char * tmpl, const ps_chat_message * messages,
+                                    int32_t n_messages, int32_t add_generation_prompt, int32_t continue_final,
+                                    char * buf, int32_t buf_size, int32_t * out_len);
 
 /* The baselines ps_score is measured against, with the same packing and validation:
  * a plain llama.cpp forward pass that asks for the logits of every scored position and computes

@@ -2023,6 +2023,75 @@ public class panscore_h {
     }
 
 
+    private static class ps_chat_render_jinja {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            panscore_h.C_INT,
+            panscore_h.C_POINTER,
+            panscore_h.C_POINTER,
+            panscore_h.C_POINTER,
+            panscore_h.C_INT,
+            panscore_h.C_INT,
+            panscore_h.C_INT,
+            panscore_h.C_POINTER,
+            panscore_h.C_INT,
+            panscore_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = panscore_h.findOrThrow("ps_chat_render_jinja");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t ps_chat_render_jinja(void * model, void * tmpl, void * messages, int32_t n_messages, int32_t add_generation_prompt, int32_t continue_final, void * buf, int32_t buf_size, void * out_len)
+     * }
+     */
+    public static FunctionDescriptor ps_chat_render_jinja$descriptor() {
+        return ps_chat_render_jinja.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t ps_chat_render_jinja(void * model, void * tmpl, void * messages, int32_t n_messages, int32_t add_generation_prompt, int32_t continue_final, void * buf, int32_t buf_size, void * out_len)
+     * }
+     */
+    public static MethodHandle ps_chat_render_jinja$handle() {
+        return ps_chat_render_jinja.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t ps_chat_render_jinja(void * model, void * tmpl, void * messages, int32_t n_messages, int32_t add_generation_prompt, int32_t continue_final, void * buf, int32_t buf_size, void * out_len)
+     * }
+     */
+    public static MemorySegment ps_chat_render_jinja$address() {
+        return ps_chat_render_jinja.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t ps_chat_render_jinja(void * model, void * tmpl, void * messages, int32_t n_messages, int32_t add_generation_prompt, int32_t continue_final, void * buf, int32_t buf_size, void * out_len)
+     * }
+     */
+    public static int ps_chat_render_jinja(MemorySegment model, MemorySegment tmpl, MemorySegment messages, int n_messages, int add_generation_prompt, int continue_final, MemorySegment buf, int buf_size, MemorySegment out_len) {
+        var mh$ = ps_chat_render_jinja.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("ps_chat_render_jinja", model, tmpl, messages, n_messages, add_generation_prompt, continue_final, buf, buf_size, out_len);
+            }
+            return (int)mh$.invokeExact(model, tmpl, messages, n_messages, add_generation_prompt, continue_final, buf, buf_size, out_len);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+
     private static class ps_abi_layout {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             panscore_h.C_INT,

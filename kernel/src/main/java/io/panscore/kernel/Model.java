@@ -221,8 +221,9 @@ public final class Model implements AutoCloseable {
     }
 
     /**
-     * Renders chat messages with a chat template, as llama.cpp does (it recognises the common
-     * templates by pattern; it has no Jinja engine).
+     * Renders chat messages with a chat template, as llama.cpp's pattern renderer does (it
+     * recognises the common templates by pattern; see {@link #renderChatJinja} for a real Jinja
+     * rendering).
      *
      * @param template     null for the model's own template, else a template string or a built-in
      *                     name such as "chatml" or "llama3"
@@ -251,6 +252,47 @@ public final class Model implements AutoCloseable {
                 status = panscore_h.ps_chat_render(use.handle(), tmpl, msgs, messages.size(), addAssistant ? 1 : 0, buf, capacity, len);
             }
             NativeCalls.check(status, "rendering a chat");
+            return new String(buf.asSlice(0, len.get(ValueLayout.JAVA_INT, 0)).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8);
+        }
+    }
+
+    /**
+     * Renders chat messages with a Jinja chat template through llama.cpp's Jinja engine, the way
+     * Hugging Face's {@code apply_chat_template} does (what the released code of RSR, the implicit
+     * PRM and GlimpRouter renders with): the template sees {@code messages}, this model's
+     * {@code bos_token} and {@code eos_token} and {@code add_generation_prompt}; messages are passed
+     * as they are.
+     *
+     * @param template            null for the model's own {@code tokenizer.chat_template}, else Jinja source
+     * @param addGenerationPrompt end with the opening of an assistant turn
+     * @param continueFinal       leave the last message open to be continued (HF's
+     *                            {@code continue_final_message}); excludes addGenerationPrompt
+     * @throws InvalidInputException when the model has no template, the template fails or raises,
+     *                               or both flags are set
+     */
+    public String renderChatJinja(List<ChatMessage> messages, String template, boolean addGenerationPrompt, boolean continueFinal) {
+        try (var use = lifecycle.use(); Arena arena = Arena.ofConfined()) {
+            MemorySegment msgs = ps_chat_message.allocateArray(Math.max(1, messages.size()), arena);
+            long capacity = 1024;
+            for (int i = 0; i < messages.size(); i++) {
+                MemorySegment m = ps_chat_message.asSlice(msgs, i);
+                ps_chat_message.role(m, arena.allocateFrom(messages.get(i).role()));
+                ps_chat_message.content(m, arena.allocateFrom(messages.get(i).content()));
+                capacity += 3L * (messages.get(i).role().length() + messages.get(i).content().length()) + 128;
+            }
+            MemorySegment tmpl = template == null ? MemorySegment.NULL : arena.allocateFrom(template);
+            MemorySegment len = arena.allocate(ValueLayout.JAVA_INT);
+            int cap = (int) Math.min(capacity, Integer.MAX_VALUE - 8);
+            MemorySegment buf = arena.allocate(cap);
+            int gen = addGenerationPrompt ? 1 : 0;
+            int cont = continueFinal ? 1 : 0;
+            int status = panscore_h.ps_chat_render_jinja(use.handle(), tmpl, msgs, messages.size(), gen, cont, buf, cap, len);
+            if (status == panscore_h.PS_ERR_BUFFER_TOO_SMALL()) {
+                cap = len.get(ValueLayout.JAVA_INT, 0);
+                buf = arena.allocate(cap);
+                status = panscore_h.ps_chat_render_jinja(use.handle(), tmpl, msgs, messages.size(), gen, cont, buf, cap, len);
+            }
+            NativeCalls.check(status, "rendering a chat template");
             return new String(buf.asSlice(0, len.get(ValueLayout.JAVA_INT, 0)).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8);
         }
     }

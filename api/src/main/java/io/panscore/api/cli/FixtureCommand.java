@@ -21,7 +21,7 @@ final class FixtureCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, description = "where to write the .gguf file")
     Path out;
 
-    @Option(names = "--preset", description = "qwen2 (151,936-token vocabulary), tiny or llama (2,051 tokens). Default: ${DEFAULT-VALUE}")
+    @Option(names = "--preset", description = "qwen2 (151,936-token vocabulary), tiny or llama (2,051 tokens), qwen05 (Qwen2.5-0.5B's shape, ~1.3 GB). Default: ${DEFAULT-VALUE}")
     String preset = "qwen2";
 
     @Option(names = "--seed", description = "Default: ${DEFAULT-VALUE}")
@@ -33,7 +33,10 @@ final class FixtureCommand implements Callable<Integer> {
             case "qwen2" -> FixtureSpec.qwen2FullVocab();
             case "tiny" -> FixtureSpec.tinyQwen2Small();
             case "llama" -> FixtureSpec.llamaSmall();
-            default -> throw new IllegalArgumentException("--preset must be qwen2, tiny or llama, got " + preset);
+            // the shape of Qwen2.5-0.5B (d896, 24 layers, 14 heads / 2 KV, ff 4864, 32k context), F16 weights: for long-context benchmarks
+            case "qwen05" -> new FixtureSpec(FixtureSpec.QWEN2, FixtureSpec.FixtureVocabulary.FULL, 896, 24, 14, 2, 4864, 32768,
+                    FixtureSpec.DEFAULT_SEED, FixtureSpec.WeightType.F16);
+            default -> throw new IllegalArgumentException("--preset must be qwen2, tiny, llama or qwen05, got " + preset);
         };
         FixtureModels.write(Fixtures.qwen2Vocabulary(), base.withSeed(seed), out);
         spec.commandLine().getOut().println("wrote " + out + " (" + base.withSeed(seed).modelName() + ")");

@@ -2,16 +2,18 @@ package io.panscore.api.cli;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.panscore.api.prm.Aggregation;
 import io.panscore.api.prm.PrmOptions;
 import io.panscore.api.prm.PrmScore;
 import io.panscore.api.prm.PrmScorer;
+import io.panscore.api.prm.ProcessBenchEval;
 import io.panscore.api.prm.Selection;
 import io.panscore.api.prm.StepReward;
 import io.panscore.api.trajectory.Csv;
 import io.panscore.api.trajectory.PromptTemplate;
 import io.panscore.api.trajectory.ScoreWriter;
-import io.panscore.kernel.Engine;
 import io.panscore.kernel.Model;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -19,10 +21,13 @@ import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -54,8 +59,30 @@ final class PrmCommand implements Callable<Integer> {
     @Option(names = "--no-ref", description = "no reference model: l_i = log pi_policy")
     boolean noRef;
 
-    @Option(names = "--beta", description = "the scale of the rewards: r = beta * sum of log(pi_policy / pi_ref) over a step's tokens (nats). Default: ${DEFAULT-VALUE}")
+    @Option(names = "--beta", description = "beta of r = beta * sum log(pi_policy / pi_ref); use the beta your PRM was trained with. "
+            + "Default ${DEFAULT-VALUE}: the released ImplicitPRM code (prm_eval_utils.py, EurusPRM usage); the paper trains with 0.05, "
+            + "the released ProcessBench script uses 0.005")
     double beta = PrmOptions.DEFAULT_BETA;
+
+    @Option(names = "--parity", description = "reproduce a released implementation switch by switch (docs/PARITY.md): implicitprm = "
+            + "beta 0.001 (unless --beta), Jinja chat template, 'Step i: ' step prefixes, 'Step N:' re-splitting, end-of-turn token scored in the last step")
+    String parity;
+
+    @Option(names = "--step-prefix", description = "write explicit steps as 'Step i: <step>' joined by \\n\\n, as the released code does")
+    boolean stepPrefix;
+
+    @Option(names = "--step-markers", description = "split responses without explicit steps before each 'Step N:' marker instead of on --delimiter")
+    boolean stepMarkers;
+
+    @Option(names = "--score-eot", description = "score the end-of-turn token after the response, in the last step (as the released code does)")
+    boolean scoreEot;
+
+    @Option(names = "--error-threshold", description = "ProcessBench first-error rule: the first step with sigmoid(q) below this. Default: ${DEFAULT-VALUE}")
+    double errorThreshold = PrmOptions.DEFAULT_ERROR_THRESHOLD;
+
+    @Option(names = "--eval", paramLabel = "LABELLED.jsonl", description = "score this labelled file (each line also has \"label\": the index "
+            + "of the first wrong step, -1 if all are right) and report ProcessBench's accuracies and F1 of the first-error prediction")
+    Path eval;
 
     @Option(names = "--agg", description = "aggregation for --select-best: min, mean, sum or last. Default: ${DEFAULT-VALUE}")
     String agg = "min";
@@ -100,31 +127,51 @@ final class PrmCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--log-ratios needs --format jsonl");
         }
         PromptTemplate template = PromptTemplate.parse(io.template);
-        PrmOptions options = PrmOptions.defaults().withBeta(beta).withDelimiter(TrajectoryRun.unescape(delimiter))
-                .withTemplate(template).withChunkSize(io.chunk).withKeepLogRatios(logRatios);
+        PrmOptions base = PrmOptions.defaults();
+        if (parity != null) {
+            if (!parity.equals("implicitprm")) {
+                throw new IllegalArgumentException("--parity: unknown mode '" + parity + "' (known: implicitprm)");
+            }
+            base = PrmOptions.implicitPrmParity();
+        }
+        PrmOptions options = base.withBeta(beta).withDelimiter(TrajectoryRun.unescape(delimiter))
+                .withTemplate(template).withChunkSize(io.chunk).withKeepLogRatios(logRatios)
+                .withStepPrefix(base.stepPrefix() || stepPrefix).withStepMarkers(base.stepMarkers() || stepMarkers)
+                .withScoreEndOfTurn(base.scoreEndOfTurn() || scoreEot).withErrorThreshold(errorThreshold).withMaxTokens(io.maxTokens);
+        if (eval != null) {
+            if (io.in != null && !io.in.equals(eval)) {
+                throw new IllegalArgumentException("--eval FILE scores FILE: leave out --in");
+            }
+            io.in = eval;
+        }
+        if (io.in == null) {
+            throw new IllegalArgumentException("give --in (or --eval)");
+        }
         PrintWriter stdout = spec.commandLine().getOut();
         List<PrmScore> all = new ArrayList<>();
         try (Model p = Model.load(policy, engineArgs.modelOptions());
-                Engine pe = p.newEngine(engineArgs.engineOptions());
                 Model r = ref == null ? null : Model.load(ref, engineArgs.modelOptions());
-                Engine re = r == null ? null : r.newEngine(engineArgs.engineOptions())) {
+                PrmScorer scorer = new PrmScorer(p, r, engineArgs.engineOptions(), options)) {
             Templates.check(template, p); // once, before anything is scored
             if (r != null) {
                 Templates.check(template, r);
             }
-            PrmScorer scorer = new PrmScorer(pe, re, options);
             java.util.Map<String, Object> meta = TrajectoryRun.meta("prm", io, engineArgs);
             meta.put("policy", TrajectoryRun.fingerprint(policy));
             meta.put("reference", ref == null ? "none" : TrajectoryRun.fingerprint(ref));
             meta.put("beta", beta);
             meta.put("delimiter", TrajectoryRun.unescape(delimiter));
             meta.put("log_ratios", logRatios);
+            meta.put("step_prefix", options.stepPrefix());
+            meta.put("step_markers", options.stepMarkers());
+            meta.put("score_eot", options.scoreEndOfTurn());
             TrajectoryRun.run(io, CSV_HEADER, meta, stdout, spec.commandLine().getErr(),
                     (input, done) -> TrajectoryRun.results(scorer.score(input, done), o -> switch (o) {
                         case PrmScorer.Scored s -> {
                             all.add(s.score());
-                            yield TrajectoryRun.Result.ok(s.id(), fmt == ScoreWriter.Format.JSONL ? json(s.score(), noRef) : csv(s.score()),
-                                    s.score().tokenCount());
+                            yield TrajectoryRun.Result.ok(s.id(),
+                                    fmt == ScoreWriter.Format.JSONL ? TrajectoryRun.withTruncatedFrom(json(s.score(), noRef), s.truncatedFrom()) : csv(s.score()),
+                                    s.score().tokenCount(), s.truncated());
                         }
                         case PrmScorer.Failed f -> TrajectoryRun.Result.failed(f.id(), f.message());
                     }));
@@ -133,6 +180,12 @@ final class PrmCommand implements Callable<Integer> {
                 stdout.printf(Locale.ROOT, "time: policy %.2f s, reference %.2f s, encoding and rewards %.2f s, %,d tokens%n", t.policyNanos() / 1e9,
                         t.referenceNanos() / 1e9, t.restNanos() / 1e9, t.tokens());
             }
+        }
+        if (eval != null) {
+            ProcessBenchEval ev = ProcessBenchEval.of(readAll(io.out, fmt, all), labels(eval), options.errorThreshold());
+            stdout.printf(Locale.ROOT, "ProcessBench first-error (sigmoid(q) < %s): erroneous %d/%d = %.4f, correct %d/%d = %.4f, F1 %.4f%s%n",
+                    options.errorThreshold(), ev.erroneousHits(), ev.erroneous(), ev.errorAccuracy(), ev.correctHits(), ev.correct(),
+                    ev.correctAccuracy(), ev.f1(), ev.missing() > 0 ? String.format(Locale.ROOT, " (%d labelled samples not scored)", ev.missing()) : "");
         }
         if (selectBest) {
             stdout.printf(Locale.ROOT, "best response per problem (%s over %s, scored in this run):%n", agg, over);
@@ -154,6 +207,66 @@ final class PrmCommand implements Callable<Integer> {
                     truncated);
         }
         return 0;
+    }
+
+    /** The "label" of every line of a labelled file (id to first wrong step, -1 = all right). */
+    static Map<String, Integer> labels(Path file) throws IOException {
+        Map<String, Integer> out = new LinkedHashMap<>();
+        ObjectMapper mapper = new ObjectMapper();
+        int lineNo = 0;
+        for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+            lineNo++;
+            if (line.isBlank()) {
+                continue;
+            }
+            JsonNode n;
+            try {
+                n = mapper.readTree(line);
+            } catch (IOException e) {
+                continue; // reported (or fatal) when the line is scored
+            }
+            if (n == null || !n.hasNonNull("id")) {
+                continue;
+            }
+            JsonNode label = n.get("label");
+            if (label == null || !label.canConvertToInt()) {
+                throw new IllegalArgumentException(file + " line " + lineNo + ": --eval needs an integer \"label\" (first wrong step, -1 if none)");
+            }
+            out.put(n.get("id").asText(), label.asInt());
+        }
+        return out;
+    }
+
+    /** The scores of a run: those of this run, plus those already in the output file when it was resumed (JSONL only). */
+    private static List<PrmScore> readAll(Path out, ScoreWriter.Format fmt, List<PrmScore> thisRun) throws IOException {
+        if (fmt != ScoreWriter.Format.JSONL || !Files.isRegularFile(out)) {
+            return thisRun;
+        }
+        ObjectMapper mapper = new ObjectMapper();
+        Map<String, PrmScore> byId = new LinkedHashMap<>();
+        for (String line : Files.readAllLines(out, StandardCharsets.UTF_8)) {
+            if (line.isBlank()) {
+                continue;
+            }
+            JsonNode n;
+            try {
+                n = mapper.readTree(line);
+            } catch (IOException e) {
+                continue;
+            }
+            List<StepReward> steps = new ArrayList<>();
+            for (JsonNode st : n.path("steps")) {
+                steps.add(new StepReward(st.get("index").asInt(), st.get("tokens").asInt(), st.get("r").asDouble(), st.get("q").asDouble(),
+                        st.path("mean_entropy").asDouble(), st.path("max_entropy").asDouble(), st.path("min_logprob").asDouble(),
+                        st.path("mean_clipped_rank").asDouble()));
+            }
+            byId.put(n.get("id").asText(), new PrmScore(n.get("id").asText(), n.path("problem").asText(), n.path("teacher").asText(),
+                    n.path("tokens").asInt(), n.path("beta").asDouble(), null, steps));
+        }
+        for (PrmScore s : thisRun) {
+            byId.putIfAbsent(s.id(), s);
+        }
+        return new ArrayList<>(byId.values());
     }
 
     /**

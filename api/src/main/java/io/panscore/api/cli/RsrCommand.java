@@ -6,7 +6,6 @@ import io.panscore.api.trajectory.Rsr;
 import io.panscore.api.trajectory.ScoreWriter;
 import io.panscore.api.trajectory.TrajectoryOptions;
 import io.panscore.api.trajectory.TrajectoryScorer;
-import io.panscore.kernel.Engine;
 import io.panscore.kernel.Model;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -69,10 +68,9 @@ final class RsrCommand implements Callable<Integer> {
         }
         PromptTemplate template = PromptTemplate.parse(io.template);
         TrajectoryOptions options = TrajectoryOptions.defaults().withRMax(rMax).withTemplate(template)
-                .withStepDelimiter(TrajectoryRun.unescape(stepDelimiter)).withPerToken(perToken).withChunkSize(io.chunk);
-        try (Model m = Model.load(model, engineArgs.modelOptions()); Engine engine = m.newEngine(engineArgs.engineOptions())) {
+                .withStepDelimiter(TrajectoryRun.unescape(stepDelimiter)).withPerToken(perToken).withChunkSize(io.chunk).withMaxTokens(io.maxTokens);
+        try (Model m = Model.load(model, engineArgs.modelOptions()); TrajectoryScorer scorer = new TrajectoryScorer(m, engineArgs.engineOptions(), options)) {
             Templates.check(template, m); // once, before anything is scored
-            TrajectoryScorer scorer = new TrajectoryScorer(engine, options);
             IntFunction<String> tokenText = perToken ? m::tokenText : null;
             java.util.Map<String, Object> meta = TrajectoryRun.meta("rsr", io, engineArgs);
             meta.put("model", TrajectoryRun.fingerprint(model));
@@ -81,7 +79,10 @@ final class RsrCommand implements Callable<Integer> {
             meta.put("per_token", perToken);
             TrajectoryRun.run(io, ScoreWriter.CSV_HEADER, meta, stdout, spec.commandLine().getErr(),
                     (input, done) -> TrajectoryRun.results(scorer.score(input, done), o -> switch (o) {
-                        case TrajectoryScorer.Scored s -> TrajectoryRun.Result.ok(s.id(), line(s.score(), fmt, tokenText), s.score().tokenCount());
+                        case TrajectoryScorer.Scored s -> TrajectoryRun.Result.ok(s.id(),
+                                fmt == ScoreWriter.Format.JSONL ? TrajectoryRun.withTruncatedFrom(line(s.score(), fmt, tokenText), s.truncatedFrom())
+                                        : line(s.score(), fmt, tokenText),
+                                s.score().tokenCount(), s.truncated());
                         case TrajectoryScorer.Failed f -> TrajectoryRun.Result.failed(f.id(), f.message());
                     }));
         }

@@ -36,8 +36,9 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--threshold", description = "tau: route to the large model when entropy >= tau. Default: ${DEFAULT-VALUE}")
     double threshold = 1.0;
 
-    @Option(names = "--mode", description = "exact (full vocabulary) or top-k (top-20 renormalised); answers carry it as \"mode\". Default: ${DEFAULT-VALUE}")
-    String mode = "exact";
+    @Option(names = "--mode", description = "top-k (top-20 renormalised: the released GlimpRouter code, for which tau = 1.0) or exact "
+            + "(full vocabulary: larger, calibrate tau); answers carry it as \"mode\". Default: ${DEFAULT-VALUE}")
+    String mode = "top-k";
 
     @Option(names = "--delimiter", description = "appended after each step (escapes \\n \\t understood). Default: \\n\\n")
     String delimiter = "\\n\\n";

@@ -17,8 +17,9 @@ import java.util.List;
  */
 final class Templates {
 
-    static final String DESCRIPTION = "prompt rendering: model (the GGUF's chat template), none (the prompt text as written; chat"
-            + " messages joined by newlines), or a llama.cpp built-in template name (chatml, llama3, ...). Default: ${DEFAULT-VALUE}";
+    static final String DESCRIPTION = "prompt rendering: model (the GGUF's chat template through Jinja, as Hugging Face renders it), "
+            + "jinja:FILE (a Jinja template file), none (the prompt field is pre-rendered text), pattern (llama.cpp's pattern renderer on the "
+            + "GGUF's template: the old default), or a llama.cpp built-in template name (chatml, llama3, ...). Default: ${DEFAULT-VALUE}";
 
     private Templates() {}
 

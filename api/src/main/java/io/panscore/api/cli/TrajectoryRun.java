@@ -28,13 +28,18 @@ final class TrajectoryRun {
     enum OnError { skip, fail }
 
     /** One input trajectory's result, already formatted for the output file. */
-    record Result(String id, String line, String failure, int tokens) {
+    record Result(String id, String line, String failure, int tokens, boolean truncated) {
         static Result ok(String id, String line, int tokens) {
-            return new Result(id, line, null, tokens);
+            return new Result(id, line, null, tokens, false);
+        }
+
+        /** A record of a trajectory cut to --max-tokens (counted in the summary). */
+        static Result ok(String id, String line, int tokens, boolean truncated) {
+            return new Result(id, line, null, tokens, truncated);
         }
 
         static Result failed(String id, String why) {
-            return new Result(id, null, why, 0);
+            return new Result(id, null, why, 0, false);
         }
     }
 
@@ -45,7 +50,7 @@ final class TrajectoryRun {
 
     /** Options every trajectory command has. */
     static final class Args {
-        @Option(names = "--in", required = true, description = "trajectories, one JSON object per line")
+        @Option(names = "--in", description = "trajectories, one JSON object per line (required)")
         Path in;
 
         @Option(names = "--out", required = true, description = "results, one record per line; an existing file is resumed (appended to)")
@@ -66,6 +71,10 @@ final class TrajectoryRun {
         @Option(names = "--template", description = Templates.DESCRIPTION)
         String template = "model";
 
+        @Option(names = "--max-tokens", description = "cut prompt + response to this many tokens and score what is kept (the released RSR code's "
+                + "max_model_len); the context is sized to the work up to the model's training context. Default: ${DEFAULT-VALUE}")
+        int maxTokens = io.panscore.api.trajectory.TrajectoryOptions.DEFAULT_MAX_TOKENS;
+
         ScoreWriter.Format format() {
             return format != null ? ScoreWriter.Format.valueOf(format.toUpperCase(Locale.ROOT))
                     : out.toString().endsWith(".csv") ? ScoreWriter.Format.CSV : ScoreWriter.Format.JSONL;
@@ -84,6 +93,9 @@ final class TrajectoryRun {
      * checked when the output is resumed (see {@link ScoreWriter#open(Path, ScoreWriter.Format, String, Map)}).
      */
     static long run(Args args, String csvHeader, Map<String, ?> meta, PrintWriter stdout, PrintWriter stderr, Scoring scoring) throws IOException {
+        if (args.in == null) {
+            throw new IllegalArgumentException("missing required option: --in");
+        }
         if (!Files.isReadable(args.in)) {
             throw new IOException("cannot read --in " + args.in);
         }
@@ -102,6 +114,7 @@ final class TrajectoryRun {
         int[] unnamed = {0, 0};
         long failed = 0;
         long written = 0;
+        long truncated = 0;
         Progress bar = new Progress(System.err, args.progress.equals("always") || (args.progress.equals("auto") && System.console() != null), total);
         try (ScoreWriter writer = ScoreWriter.open(args.out, args.format(), csvHeader, meta);
                 BufferedReader reader = Files.newBufferedReader(args.in, StandardCharsets.UTF_8)) {
@@ -137,6 +150,7 @@ final class TrajectoryRun {
                 if (r.line() != null) {
                     writer.writeRecord(r.id(), r.line());
                     written++;
+                    truncated += r.truncated() ? 1 : 0;
                     bar.advance(1, r.tokens());
                 } else {
                     if (args.onError == OnError.fail) {
@@ -148,9 +162,10 @@ final class TrajectoryRun {
                 }
             }
             bar.finish();
-            stdout.printf(Locale.ROOT, "scored %,d trajectories (%,d tokens, %,.0f tokens/s)%s; skipped %d malformed line(s), %d unscorable trajectory(ies)%n",
+            stdout.printf(Locale.ROOT, "scored %,d trajectories (%,d tokens, %,.0f tokens/s)%s; %d truncated to --max-tokens %d; skipped %d malformed line(s), %d unscorable trajectory(ies)%n",
                     written, bar.tokens(), bar.tokens() / Math.max(1e-9, bar.seconds()),
-                    done.isEmpty() ? "" : String.format(Locale.ROOT, ", %,d already in %s", done.size(), args.out), malformed[0], failed);
+                    done.isEmpty() ? "" : String.format(Locale.ROOT, ", %,d already in %s", done.size(), args.out), truncated, args.maxTokens,
+                    malformed[0], failed);
             if (unnamed[0] > 0 || unnamed[1] > 0) {
                 stderr.printf(Locale.ROOT, "panscore: note: %s: recorded as \"\" (summaries group them together)%n",
                         unnamed[0] > 0 && unnamed[1] > 0 ? unnamed[0] + " trajectory(ies) without \"problem\" and " + unnamed[1] + " without \"teacher\""
@@ -229,7 +244,16 @@ final class TrajectoryRun {
         m.put("batch", engine.batchSize);
         m.put("ubatch", engine.microBatchSize);
         m.put("gpu_layers", engine.gpuLayers);
+        m.put("max_tokens", args.maxTokens);
         return m;
+    }
+
+    /** A JSON record with {@code "truncated_from": n} added before its closing brace when n > 0. */
+    static String withTruncatedFrom(String json, int truncatedFrom) {
+        if (truncatedFrom <= 0 || !json.endsWith("}")) {
+            return json;
+        }
+        return json.substring(0, json.length() - 1) + ",\"truncated_from\":" + truncatedFrom + "}";
     }
 
     /** "\n" and "\t" typed on a command line become the characters. */

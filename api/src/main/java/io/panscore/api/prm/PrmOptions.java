@@ -1,20 +1,41 @@
 package io.panscore.api.prm;
 
 import io.panscore.api.trajectory.PromptTemplate;
+import io.panscore.api.trajectory.TrajectoryOptions;
 
 /**
  * Settings of implicit process rewards.
  *
- * @param beta      β of r^t = β Σ ℓ_i (paper: 0.05; EurusPRM usage 0.001; ProcessBench evaluation 0.005)
- * @param delimiter steps are split on this text unless a trajectory gives explicit steps ("\n\n";
- *                  EurusPRM-style models use "\n")
- * @param template  how the prompt is rendered
- * @param chunkSize trajectories per native call on each model
- * @param keepLogRatios keep the per-token log-ratios in the results
+ * @param beta           β of r^t = β Σ ℓ_i. Default 0.001, the released code's value
+ *                       (ImplicitPRM prm_eval_utils.py and the EurusPRM usage); the paper trains with
+ *                       0.05 and the released ProcessBench script uses 0.005: set the β your PRM was
+ *                       trained with
+ * @param delimiter      steps are split on this text unless a trajectory gives explicit steps ("\n\n";
+ *                       EurusPRM-style models use "\n")
+ * @param template       how the prompt is rendered
+ * @param chunkSize      trajectories per native call on each model
+ * @param keepLogRatios  keep the per-token log-ratios in the results
+ * @param stepPrefix     explicit steps are written as the released code writes them: step i becomes
+ *                       {@code "Step i: " + step}, joined by "\n\n" (each step keeps its "\n\n")
+ * @param stepMarkers    responses without explicit steps are split before each {@code "Step N:"}
+ *                       marker instead of on the delimiter (the released best-of-N re-split)
+ * @param scoreEndOfTurn the end-of-turn token that follows the response is scored and counts in
+ *                       the last step, as in the released code (off: response tokens only)
+ * @param errorThreshold ProcessBench's first-error rule: the first step whose sigmoid(q^t) is
+ *                       below this is the predicted first error (default 0.5)
+ * @param maxTokens      prompt + response are cut to this many tokens, the rest still scored
  */
-public record PrmOptions(double beta, String delimiter, PromptTemplate template, int chunkSize, boolean keepLogRatios) {
+public record PrmOptions(double beta, String delimiter, PromptTemplate template, int chunkSize, boolean keepLogRatios,
+        boolean stepPrefix, boolean stepMarkers, boolean scoreEndOfTurn, double errorThreshold, int maxTokens) {
 
-    public static final double DEFAULT_BETA = 0.05;
+    /** The released code's β (prm_eval_utils.py, EurusPRM usage). */
+    public static final double DEFAULT_BETA = 0.001;
+    /** β in the paper's training (arXiv 2412.01981). */
+    public static final double PAPER_BETA = 0.05;
+    /** β of the released ProcessBench evaluation script. */
+    public static final double PROCESSBENCH_BETA = 0.005;
+    /** sigmoid(q^t) below this marks the first error. */
+    public static final double DEFAULT_ERROR_THRESHOLD = 0.5;
 
     public PrmOptions {
         if (!(beta > 0) || Double.isInfinite(beta)) {
@@ -29,29 +50,70 @@ public record PrmOptions(double beta, String delimiter, PromptTemplate template,
         if (template == null) {
             throw new IllegalArgumentException("template must not be null");
         }
+        if (!(errorThreshold > 0 && errorThreshold < 1)) {
+            throw new IllegalArgumentException("errorThreshold must be in (0, 1), got " + errorThreshold);
+        }
+        if (maxTokens < 2) {
+            throw new IllegalArgumentException("maxTokens must be >= 2, got " + maxTokens);
+        }
+    }
+
+    public PrmOptions(double beta, String delimiter, PromptTemplate template, int chunkSize, boolean keepLogRatios) {
+        this(beta, delimiter, template, chunkSize, keepLogRatios, false, false, false, DEFAULT_ERROR_THRESHOLD,
+                TrajectoryOptions.DEFAULT_MAX_TOKENS);
     }
 
     public static PrmOptions defaults() {
         return new PrmOptions(DEFAULT_BETA, "\n\n", PromptTemplate.model(), 64, false);
     }
 
+    /**
+     * The released ImplicitPRM code's behaviour, switch by switch (docs/PARITY.md): β 0.001, the
+     * model's chat template through Jinja, "Step i: " prefixes on explicit steps, "Step N:"
+     * re-splitting of plain responses, the end-of-turn token scored in the last step.
+     */
+    public static PrmOptions implicitPrmParity() {
+        return defaults().withBeta(DEFAULT_BETA).withTemplate(PromptTemplate.model()).withStepPrefix(true).withStepMarkers(true)
+                .withScoreEndOfTurn(true);
+    }
+
     public PrmOptions withBeta(double v) {
-        return new PrmOptions(v, delimiter, template, chunkSize, keepLogRatios);
+        return new PrmOptions(v, delimiter, template, chunkSize, keepLogRatios, stepPrefix, stepMarkers, scoreEndOfTurn, errorThreshold, maxTokens);
     }
 
     public PrmOptions withDelimiter(String v) {
-        return new PrmOptions(beta, v, template, chunkSize, keepLogRatios);
+        return new PrmOptions(beta, v, template, chunkSize, keepLogRatios, stepPrefix, stepMarkers, scoreEndOfTurn, errorThreshold, maxTokens);
     }
 
     public PrmOptions withTemplate(PromptTemplate v) {
-        return new PrmOptions(beta, delimiter, v, chunkSize, keepLogRatios);
+        return new PrmOptions(beta, delimiter, v, chunkSize, keepLogRatios, stepPrefix, stepMarkers, scoreEndOfTurn, errorThreshold, maxTokens);
     }
 
     public PrmOptions withChunkSize(int v) {
-        return new PrmOptions(beta, delimiter, template, v, keepLogRatios);
+        return new PrmOptions(beta, delimiter, template, v, keepLogRatios, stepPrefix, stepMarkers, scoreEndOfTurn, errorThreshold, maxTokens);
     }
 
     public PrmOptions withKeepLogRatios(boolean v) {
-        return new PrmOptions(beta, delimiter, template, chunkSize, v);
+        return new PrmOptions(beta, delimiter, template, chunkSize, v, stepPrefix, stepMarkers, scoreEndOfTurn, errorThreshold, maxTokens);
+    }
+
+    public PrmOptions withStepPrefix(boolean v) {
+        return new PrmOptions(beta, delimiter, template, chunkSize, keepLogRatios, v, stepMarkers, scoreEndOfTurn, errorThreshold, maxTokens);
+    }
+
+    public PrmOptions withStepMarkers(boolean v) {
+        return new PrmOptions(beta, delimiter, template, chunkSize, keepLogRatios, stepPrefix, v, scoreEndOfTurn, errorThreshold, maxTokens);
+    }
+
+    public PrmOptions withScoreEndOfTurn(boolean v) {
+        return new PrmOptions(beta, delimiter, template, chunkSize, keepLogRatios, stepPrefix, stepMarkers, v, errorThreshold, maxTokens);
+    }
+
+    public PrmOptions withErrorThreshold(double v) {
+        return new PrmOptions(beta, delimiter, template, chunkSize, keepLogRatios, stepPrefix, stepMarkers, scoreEndOfTurn, v, maxTokens);
+    }
+
+    public PrmOptions withMaxTokens(int v) {
+        return new PrmOptions(beta, delimiter, template, chunkSize, keepLogRatios, stepPrefix, stepMarkers, scoreEndOfTurn, errorThreshold, v);
     }
 }

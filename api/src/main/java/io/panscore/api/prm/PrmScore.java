@@ -30,6 +30,20 @@ public record PrmScore(String id, String problem, String teacher, int tokenCount
         return agg.apply(v);
     }
 
+    /**
+     * ProcessBench's first-error rule of the released ImplicitPRM code: the index of the first step
+     * whose sigmoid(q^t) is below {@code threshold} (the step's value read as the probability that
+     * the solution is still correct), or -1 when none is.
+     */
+    public int firstError(double threshold) {
+        for (StepReward s : steps) {
+            if (1.0 / (1.0 + Math.exp(-s.value())) < threshold) {
+                return s.index();
+            }
+        }
+        return -1;
+    }
+
     /** Index of the first step whose reward r^t is below {@code threshold}, or -1. */
     public int firstStepBelow(double threshold) {
         for (StepReward s : steps) {

@@ -4,7 +4,10 @@ import io.panscore.api.trajectory.Steps;
 import io.panscore.api.trajectory.Trajectory;
 import io.panscore.api.trajectory.TrajectoryBatch;
 import io.panscore.api.trajectory.TrajectoryEncoder;
+import io.panscore.api.trajectory.SizedEngine;
 import io.panscore.kernel.Engine;
+import io.panscore.kernel.EngineOptions;
+import io.panscore.kernel.Model;
 import io.panscore.kernel.ScoreOptions;
 import io.panscore.kernel.Sequence;
 import io.panscore.kernel.TokenScores;
@@ -22,7 +25,7 @@ import java.util.function.Predicate;
  *
  * <p>Not thread-safe: one scorer per thread (it drives its engines).
  */
-public final class PrmScorer {
+public final class PrmScorer implements AutoCloseable {
 
     /** What became of one trajectory. */
     public sealed interface Outcome permits Scored, Failed {
@@ -31,10 +34,19 @@ public final class PrmScorer {
         String id();
     }
 
-    public record Scored(long index, PrmScore score) implements Outcome {
+    /** A scored response; {@code truncatedFrom} &gt; 0 when it was cut to the token limit (its full length). */
+    public record Scored(long index, PrmScore score, int truncatedFrom) implements Outcome {
+        public Scored(long index, PrmScore score) {
+            this(index, score, 0);
+        }
+
         @Override
         public String id() {
             return score.id();
+        }
+
+        public boolean truncated() {
+            return truncatedFrom > 0;
         }
     }
 
@@ -43,8 +55,8 @@ public final class PrmScorer {
     /** Where the time went, in nanoseconds, so far. */
     public record Timings(long policyNanos, long referenceNanos, long restNanos, long tokens) {}
 
-    private final Engine policy;
-    private final Engine reference;
+    private final SizedEngine policy;
+    private final SizedEngine reference;
     private final PrmOptions options;
     private final TrajectoryEncoder encoder;
     private long policyNanos;
@@ -57,13 +69,58 @@ public final class PrmScorer {
      * @throws VocabularyMismatchException when the two models' vocabularies differ
      */
     public PrmScorer(Engine policy, Engine reference, PrmOptions options) {
-        this.policy = Objects.requireNonNull(policy, "policy");
+        this(SizedEngine.fixed(Objects.requireNonNull(policy, "policy")), reference == null ? null : SizedEngine.fixed(reference), options);
+    }
+
+    /**
+     * Scores on engines sized to the work (see {@link SizedEngine}); close the scorer to free them.
+     *
+     * @param reference the reference model, or null for "no reference" mode
+     * @throws VocabularyMismatchException when the two models' vocabularies differ
+     */
+    public PrmScorer(Model policy, Model reference, EngineOptions engineOptions, PrmOptions options) {
+        this(SizedEngine.sized(Objects.requireNonNull(policy, "policy"), engineOptions),
+                reference == null ? null : SizedEngine.sized(reference, engineOptions), options);
+    }
+
+    private PrmScorer(SizedEngine policy, SizedEngine reference, PrmOptions options) {
+        this.policy = policy;
         this.reference = reference;
         this.options = Objects.requireNonNull(options, "options");
         if (reference != null) {
             Vocabularies.requireSame(policy.model(), reference.model());
         }
         this.encoder = new TrajectoryEncoder(policy.model(), options.template());
+    }
+
+    /** Frees the engines this scorer created (not a caller's). */
+    @Override
+    public void close() {
+        policy.close();
+        if (reference != null) {
+            reference.close();
+        }
+    }
+
+    /**
+     * The trajectory as the released code writes it: with {@link PrmOptions#stepPrefix()}, explicit
+     * steps become {@code "Step i: " + step}, joined by "\n\n" (ImplicitPRM prm_eval_utils.py).
+     */
+    public static Trajectory prepare(Trajectory t, PrmOptions options) {
+        if (!options.stepPrefix() || t.steps() == null) {
+            return t;
+        }
+        List<String> steps = new ArrayList<>(t.steps().size());
+        for (int i = 0; i < t.steps().size(); i++) {
+            steps.add("Step " + (i + 1) + ": " + t.steps().get(i) + (i + 1 < t.steps().size() ? "\n\n" : ""));
+        }
+        return new Trajectory(t.id(), t.problem(), t.teacher(), t.prompt(), t.messages(), String.join("", steps), steps);
+    }
+
+    /** The end-of-turn token scored after the response with {@link PrmOptions#scoreEndOfTurn()}, or -1. */
+    private int endOfTurn() {
+        Model m = policy.model();
+        return m.info().eot() >= 0 ? m.info().eot() : m.info().eos();
     }
 
     public Timings timings() {
@@ -83,15 +140,22 @@ public final class PrmScorer {
 
     private List<Outcome> scoreWindow(List<Trajectory> window, long firstIndex) {
         long t0 = System.nanoTime();
-        int context = reference == null ? policy.options().contextSize()
-                : Math.min(policy.options().contextSize(), reference.options().contextSize());
-        List<TrajectoryBatch.Item> items = TrajectoryBatch.encode(encoder, window, firstIndex, context);
+        int context = reference == null ? policy.limit() : Math.min(policy.limit(), reference.limit());
+        List<Trajectory> prepared = window.stream().map(t -> prepare(t, options)).toList();
+        int eot = options.scoreEndOfTurn() ? endOfTurn() : -1;
+        // one token of room for the end-of-turn token when it is scored
+        int keep = Math.min(context, options.maxTokens()) - (eot >= 0 ? 1 : 0);
+        List<TrajectoryBatch.Item> items = TrajectoryBatch.encode(encoder, prepared, firstIndex, context, keep);
+        if (eot >= 0) {
+            items = items.stream().map(it -> it.ok() && !it.encoded().truncated() ? withEndOfTurn(it, eot) : it).toList();
+        }
         List<TrajectoryBatch.Item> ok = items.stream().filter(TrajectoryBatch.Item::ok).toList();
         List<Sequence> seqs = TrajectoryBatch.sequences(ok);
+        int longest = TrajectoryBatch.longest(ok);
         long t1 = System.nanoTime();
-        List<TokenScores> pol = ok.isEmpty() ? List.of() : policy.score(seqs, ScoreOptions.defaults());
+        List<TokenScores> pol = ok.isEmpty() ? List.of() : policy.forTokens(longest).score(seqs, ScoreOptions.defaults());
         long t2 = System.nanoTime();
-        List<TokenScores> ref = ok.isEmpty() || reference == null ? null : reference.score(seqs, ScoreOptions.defaults());
+        List<TokenScores> ref = ok.isEmpty() || reference == null ? null : reference.forTokens(longest).score(seqs, ScoreOptions.defaults());
         long t3 = System.nanoTime();
         List<Outcome> out = new ArrayList<>(items.size());
         int k = 0;
@@ -100,7 +164,7 @@ public final class PrmScorer {
                 out.add(new Failed(it.index(), it.trajectory().id(), it.failure()));
                 continue;
             }
-            out.add(new Scored(it.index(), rewards(it, pol.get(k), ref == null ? null : ref.get(k))));
+            out.add(new Scored(it.index(), rewards(it, pol.get(k), ref == null ? null : ref.get(k)), it.encoded().truncatedFrom()));
             k++;
         }
         long t4 = System.nanoTime();
@@ -119,10 +183,22 @@ public final class PrmScorer {
         for (int i = 0; i < n; i++) {
             ratio[i] = ref == null ? pol.logprob()[i] : (double) pol.logprob()[i] - ref.logprob()[i];
         }
-        int[] ends = t.steps() != null ? Steps.explicitEnds(t.steps()) : Steps.stepEnds(e.responseText(), options.delimiter());
+        int[] ends = t.steps() != null ? Steps.explicitEnds(t.steps())
+                : options.stepMarkers() ? Steps.markerEnds(e.responseText()) : Steps.stepEnds(e.responseText(), options.delimiter());
         int[] step = Steps.ofScoredTokens(policy.model(), e, ends);
         return new PrmScore(t.id(), t.problem(), t.teacher(), n, options.beta(), options.keepLogRatios() ? ratio : null,
                 stepRewards(ratio, step, pol, options.beta()));
+    }
+
+    /** The item with the end-of-turn token appended to its response (scored; it renders as no text, so it joins the last step). */
+    private static TrajectoryBatch.Item withEndOfTurn(TrajectoryBatch.Item it, int eot) {
+        TrajectoryEncoder.Encoded e = it.encoded();
+        int[] tokens = java.util.Arrays.copyOf(e.tokens(), e.tokens().length + 1);
+        tokens[tokens.length - 1] = eot;
+        int[] response = java.util.Arrays.copyOf(e.responseTokens(), e.responseTokens().length + 1);
+        response[response.length - 1] = eot;
+        return new TrajectoryBatch.Item(it.index(), it.trajectory(),
+                new TrajectoryEncoder.Encoded(tokens, e.promptLength(), response, e.unscoredResponseTokens(), e.responseText(), e.truncatedFrom()), null);
     }
 
     /** Sums the log-ratios of each step's tokens; q^t accumulates r^t. */

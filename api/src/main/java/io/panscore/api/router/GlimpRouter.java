@@ -39,21 +39,43 @@ import java.util.concurrent.locks.ReentrantLock;
  * slots, the KV cache or the request queue are full, calls fail fast with a
  * {@link CapacityException} rather than wait.
  *
- * <p>Thread-safety: every method may be called from any thread. Contexts are tokenized piecewise:
- * the prompt, then each appended step followed by the delimiter.
+ * <p>Defaults follow the authors' released code (docs/PARITY.md): the top-20 renormalised entropy
+ * with τ = 1.0, and sessions opened on chat messages build the released probe context (chat
+ * template through Jinja, generation prompt, then {@code "<think>" + steps joined by "\n\n" +
+ * "\n\n"} continued), tokenized whole at every step.
+ *
+ * <p>Thread-safety: every method may be called from any thread. Sessions opened on text or tokens
+ * are tokenized piecewise: the context, then each appended step followed by the delimiter.
  */
 public final class GlimpRouter implements AutoCloseable {
 
     /** A reasoning trace in progress. Close it (or the router) to free its KV cells. */
     public final class RouterSession implements AutoCloseable {
-        private final SessionPool.Session session;
+        private volatile SessionPool.Session session;
+        private final long id;
+        // RELEASED probe contexts: the conversation, the accepted steps, and the context's tokens
+        private final List<ChatMessage> messages;
+        private final List<String> steps = new ArrayList<>();
+        private int[] tokens;
 
         private RouterSession(SessionPool.Session session) {
+            this(session, null, null);
+        }
+
+        private RouterSession(SessionPool.Session session, List<ChatMessage> messages, int[] tokens) {
             this.session = session;
+            this.id = session.id();
+            this.messages = messages == null ? null : List.copyOf(messages);
+            this.tokens = tokens;
         }
 
         public long id() {
-            return session.id();
+            return id;
+        }
+
+        /** The accepted steps of a session opened on chat messages with {@link ProbeContext#RELEASED}. */
+        public List<String> steps() {
+            return List.copyOf(steps);
         }
 
         /** Tokens in the context. */
@@ -86,6 +108,7 @@ public final class GlimpRouter implements AutoCloseable {
     private final double threshold;
     private final EntropyMode mode;
     private final String delimiter;
+    private final ProbeContext probeContext;
     private final int maxBatch;
     private final long maxWaitNanos;
     private final BlockingQueue<Request> queue;
@@ -95,6 +118,7 @@ public final class GlimpRouter implements AutoCloseable {
     private final AtomicInteger queued = new AtomicInteger();    // glimpses handed to the dispatcher, not yet answered
     private volatile boolean closed;
     private final TrajectoryEncoder prompts; // renders chat messages with the builder's template
+    private final PromptTemplate template;
 
     private GlimpRouter(Builder b, Model model, boolean ownsModel) {
         this.model = model;
@@ -117,11 +141,13 @@ public final class GlimpRouter implements AutoCloseable {
         this.threshold = b.threshold;
         this.mode = b.mode;
         this.delimiter = b.delimiter;
+        this.probeContext = b.probeContext;
         this.maxBatch = b.maxBatch > 0 ? b.maxBatch : pool.options().maxSequences();
         this.maxWaitNanos = b.maxWait.toNanos();
         this.queue = new ArrayBlockingQueue<>(b.queueCapacity > 0 ? b.queueCapacity : 4 * this.maxBatch);
         this.listener = b.listener;
         this.prompts = new TrajectoryEncoder(model, b.template);
+        this.template = b.template;
         this.dispatcher = Thread.ofPlatform().name("panscore-glimpse-dispatcher").daemon().start(this::dispatch);
     }
 
@@ -142,7 +168,8 @@ public final class GlimpRouter implements AutoCloseable {
         private final Path path;
         private final Model model;
         private double threshold = 1.0;
-        private EntropyMode mode = EntropyMode.EXACT;
+        private EntropyMode mode = EntropyMode.TOP_K;
+        private ProbeContext probeContext = ProbeContext.RELEASED;
         private String delimiter = "\n\n";
         private int maxSessions = 16;
         private int contextSize = 4096;
@@ -171,8 +198,19 @@ public final class GlimpRouter implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Which entropy is compared with τ: {@link EntropyMode#TOP_K} (default, k = 20 renormalised,
+         * the released code's, for which τ = 1.0 is the authors' value) or {@link EntropyMode#EXACT}
+         * (full vocabulary; larger, so take τ from {@link #calibrate}).
+         */
         public Builder entropyMode(EntropyMode m) {
             this.mode = Objects.requireNonNull(m);
+            return this;
+        }
+
+        /** How sessions opened on chat messages build their context (default {@link ProbeContext#RELEASED}). */
+        public Builder probeContext(ProbeContext p) {
+            this.probeContext = Objects.requireNonNull(p);
             return this;
         }
 
@@ -291,14 +329,52 @@ public final class GlimpRouter implements AutoCloseable {
         return open(model.tokenize(prompt, true, true));
     }
 
-    /** Opens a session on chat messages, rendered with the builder's template (default: the model's) and an open assistant turn. */
-    public RouterSession open(List<ChatMessage> messages) {
-        return open(renderChat(messages));
-    }
-
     /** Chat messages as prompt text: the builder's template (default: the model's), ending with an open assistant turn. */
     public String renderChat(List<ChatMessage> messages) {
         return prompts.renderPrompt(new Trajectory("", "", "", null, messages, ""));
+    }
+
+    public ProbeContext probeContext() {
+        return probeContext;
+    }
+
+    /**
+     * Opens a session on chat messages, rendered with the model's chat template (Jinja) and the
+     * generation prompt. With {@link ProbeContext#RELEASED} (default) later steps rebuild the
+     * context exactly as the released code does (see {@link #probeText}). With another template
+     * than the model's (the builder's {@link Builder#template}) or {@link ProbeContext#PIECEWISE},
+     * the rendered prompt is decoded and later steps are appended piece by piece.
+     */
+    public RouterSession open(List<ChatMessage> messages) {
+        requireOpen();
+        if (probeContext == ProbeContext.PIECEWISE || template.kind() != PromptTemplate.Kind.MODEL) {
+            return open(renderChat(messages));
+        }
+        int[] tokens = tokenizeContext(probeText(model, messages, List.of()));
+        return new RouterSession(pool.open(tokens), messages, tokens);
+    }
+
+    /**
+     * The probe context of the released GlimpRouter code (src/glimp_router.py) before step
+     * {@code steps.size() + 1}: the conversation rendered with the model's chat template and the
+     * generation prompt; once there are steps, the conversation plus an assistant message
+     * {@code "<think>" + String.join("\n\n", steps) + "\n\n"} that is continued (vLLM's
+     * continue_final_message).
+     */
+    public static String probeText(Model model, List<ChatMessage> messages, List<String> steps) {
+        if (steps.isEmpty()) {
+            return model.renderChatJinja(messages, null, true, false);
+        }
+        List<ChatMessage> all = new ArrayList<>(messages);
+        all.add(new ChatMessage("assistant", "<think>" + String.join("\n\n", steps) + "\n\n"));
+        return model.renderChatJinja(all, null, false, true);
+    }
+
+    /** A whole context's tokens, as the released code gets them: the text tokenized at once (special tokens parsed, no second BOS). */
+    private int[] tokenizeContext(String text) {
+        int bos = model.info().bos();
+        boolean hasBos = bos >= 0 && !text.isEmpty() && text.startsWith(model.tokenText(bos));
+        return model.tokenize(text, !hasBos, true);
     }
 
     /** Opens a session on tokens. */
@@ -307,10 +383,44 @@ public final class GlimpRouter implements AutoCloseable {
         return new RouterSession(pool.open(tokens));
     }
 
-    /** Appends an accepted step and the delimiter; decoded at the next glimpse. */
+    /**
+     * Appends an accepted step; decoded at the next glimpse. A session opened on chat messages with
+     * {@link ProbeContext#RELEASED} re-renders its whole context ({@link #probeText}) and tokenizes
+     * it at once, so its tokens are exactly those of the released code; the KV cache keeps the
+     * common prefix and decodes only the rest (when the new tokens do not extend the old ones, e.g.
+     * when the template's first continued turn differs from its generation prompt, the session's
+     * context is decoded afresh). Other sessions append the step and the delimiter, tokenized on
+     * their own.
+     */
     public void append(RouterSession s, String step) {
         requireOpen();
-        pool.append(s.session, model.tokenize(step + delimiter, false, false));
+        if (s.messages == null) {
+            pool.append(s.session, model.tokenize(step + delimiter, false, false));
+            return;
+        }
+        synchronized (s) {
+            List<String> steps = new ArrayList<>(s.steps);
+            steps.add(step);
+            int[] next = tokenizeContext(probeText(model, s.messages, steps));
+            int[] prev = s.tokens;
+            boolean extends_ = next.length >= prev.length && java.util.Arrays.equals(prev, 0, prev.length, next, 0, prev.length);
+            if (extends_) {
+                pool.append(s.session, java.util.Arrays.copyOfRange(next, prev.length, next.length));
+            } else {
+                SessionPool.Session old = s.session;
+                pool.close(old);
+                s.session = pool.open(next);
+            }
+            s.tokens = next;
+            s.steps.add(step);
+        }
+    }
+
+    /** The tokens of a RELEASED session's context (null for other sessions). */
+    public int[] contextTokens(RouterSession s) {
+        synchronized (s) {
+            return s.tokens == null ? null : s.tokens.clone();
+        }
     }
 
     /** Appends tokens as they are (no delimiter). */

@@ -47,6 +47,27 @@ public final class Steps {
         return ends.stream().mapToInt(Integer::intValue).toArray();
     }
 
+    private static final java.util.regex.Pattern STEP_MARKER = java.util.regex.Pattern.compile("Step \\d+:");
+
+    /**
+     * Byte offsets where steps end when a response is split before each {@code "Step N:"} marker
+     * (the released ImplicitPRM best-of-N code re-splits responses on {@code Step \d+:}): every step
+     * but the first starts with its marker; the text before the first marker belongs to step 1.
+     */
+    public static int[] markerEnds(String text) {
+        List<Integer> ends = new ArrayList<>();
+        java.util.regex.Matcher m = STEP_MARKER.matcher(text);
+        while (m.find()) {
+            int at = text.substring(0, m.start()).getBytes(StandardCharsets.UTF_8).length;
+            if (at > 0 && (ends.isEmpty() || ends.getLast() < at)) {
+                ends.add(at);
+            }
+        }
+        int n = text.getBytes(StandardCharsets.UTF_8).length;
+        ends.add(n);
+        return ends.stream().mapToInt(Integer::intValue).toArray();
+    }
+
     private static boolean matches(byte[] bytes, int at, byte[] d) {
         for (int k = 0; k < d.length; k++) {
             if (bytes[at + k] != d[k]) {

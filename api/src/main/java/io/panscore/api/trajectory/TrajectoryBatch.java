@@ -32,14 +32,23 @@ public final class TrajectoryBatch {
 
     /** Encodes a window; a trajectory that fails (empty response, too long) fails alone. */
     public static List<Item> encode(TrajectoryEncoder encoder, List<Trajectory> window, long firstIndex, int contextSize) {
+        return encode(encoder, window, firstIndex, contextSize, Integer.MAX_VALUE);
+    }
+
+    /**
+     * Encodes a window, cutting each trajectory to {@code maxTokens} tokens (the cut part is not
+     * scored; {@link TrajectoryEncoder.Encoded#truncated()} says so); a trajectory that fails (empty
+     * response, a prompt that fills maxTokens, longer than the context) fails alone.
+     */
+    public static List<Item> encode(TrajectoryEncoder encoder, List<Trajectory> window, long firstIndex, int contextSize, int maxTokens) {
         List<Item> items = new ArrayList<>(window.size());
         for (int i = 0; i < window.size(); i++) {
             Trajectory t = window.get(i);
             try {
-                TrajectoryEncoder.Encoded e = encoder.encode(t);
+                TrajectoryEncoder.Encoded e = encoder.encode(t, maxTokens);
                 if (e.tokens().length > contextSize) {
                     throw new IllegalArgumentException("prompt + response are " + e.tokens().length
-                            + " tokens, more than the engine's context of " + contextSize + " (raise --ctx)");
+                            + " tokens, more than the engine's context of " + contextSize + " (raise --ctx, or lower --max-tokens to truncate)");
                 }
                 items.add(new Item(firstIndex + i, t, e, null));
             } catch (IllegalArgumentException | PanscoreException e) {
@@ -47,6 +56,15 @@ public final class TrajectoryBatch {
             }
         }
         return items;
+    }
+
+    /** The longest encoded sequence of a window (0 when none encoded). */
+    public static int longest(List<Item> ok) {
+        int n = 0;
+        for (Item it : ok) {
+            n = Math.max(n, it.encoded().tokens().length);
+        }
+        return n;
     }
 
     /** One sequence per encoded item, scoring the response; items with identical prompt tokens share them. */

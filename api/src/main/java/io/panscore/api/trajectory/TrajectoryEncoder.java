@@ -20,7 +20,16 @@ public final class TrajectoryEncoder {
      * {@code unscoredResponseTokens} (0 or 1) response tokens went to the context instead: with an
      * empty prompt and no BOS, the first token has nothing to be predicted from.
      */
-    public record Encoded(int[] tokens, int promptLength, int[] responseTokens, int unscoredResponseTokens, String responseText) {}
+    public record Encoded(int[] tokens, int promptLength, int[] responseTokens, int unscoredResponseTokens, String responseText, int truncatedFrom) {
+        public Encoded(int[] tokens, int promptLength, int[] responseTokens, int unscoredResponseTokens, String responseText) {
+            this(tokens, promptLength, responseTokens, unscoredResponseTokens, responseText, 0);
+        }
+
+        /** Whether tokens were cut off the end of the response ({@code truncatedFrom} is then the full length). */
+        public boolean truncated() {
+            return truncatedFrom > 0;
+        }
+    }
 
     private final Model model;
     private final PromptTemplate template;
@@ -46,7 +55,9 @@ public final class TrajectoryEncoder {
         List<ChatMessage> messages = t.messages() != null ? t.messages() : List.of(new ChatMessage("user", t.prompt()));
         return switch (template.kind()) {
             case NONE -> t.prompt() != null ? t.prompt() : String.join("\n", messages.stream().map(ChatMessage::content).toList());
-            case MODEL -> model.renderChat(messages, null, true);
+            case MODEL -> model.renderChatJinja(messages, null, true, false);
+            case JINJA -> model.renderChatJinja(messages, template.name(), true, false);
+            case PATTERN -> model.renderChat(messages, null, true);
             case NAMED -> model.renderChat(messages, template.name(), true);
         };
     }
@@ -72,13 +83,59 @@ public final class TrajectoryEncoder {
      * @throws IllegalArgumentException when the response has no tokens
      */
     public Encoded encode(Trajectory t) {
+        return encode(t, Integer.MAX_VALUE);
+    }
+
+    /**
+     * Encodes and keeps at most {@code maxTokens} tokens of prompt + response (the released RSR
+     * code truncates at max_model_len and still scores what is kept); {@link Encoded#truncatedFrom}
+     * tells the length before truncation.
+     *
+     * @throws IllegalArgumentException when the response is empty or the prompt leaves no room for it
+     */
+    public Encoded encode(Trajectory t, int maxTokens) {
+        if (maxTokens < 2) {
+            throw new IllegalArgumentException("maxTokens must be >= 2, got " + maxTokens);
+        }
         String prompt = renderPrompt(t);
-        int[] promptTokens = model.tokenize(prompt, true, template.kind() != PromptTemplate.Kind.NONE);
+        int[] promptTokens = tokenizePrompt(prompt);
         String response = responseText(t);
         int[] responseTokens = model.tokenize(response, false, false);
         if (responseTokens.length == 0) {
             throw new IllegalArgumentException("the response is empty");
         }
+        int full = promptTokens.length + responseTokens.length;
+        if (full > maxTokens) {
+            int keep = maxTokens - promptTokens.length;
+            if (keep < 1 || (promptTokens.length == 0 && keep < 2)) {
+                throw new IllegalArgumentException("the prompt alone is " + promptTokens.length + " tokens: no room for the response within "
+                        + maxTokens + " tokens (raise --max-tokens)");
+            }
+            responseTokens = Arrays.copyOf(responseTokens, keep);
+            int bytes = 0;
+            for (int b : model.pieceByteLengths(responseTokens)) {
+                bytes += b;
+            }
+            byte[] utf8 = response.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            response = new String(utf8, 0, Math.min(bytes, utf8.length), java.nio.charset.StandardCharsets.UTF_8);
+            Encoded e = encodeTokens(promptTokens, responseTokens, response);
+            return new Encoded(e.tokens(), e.promptLength(), e.responseTokens(), e.unscoredResponseTokens(), response, full);
+        }
+        return encodeTokens(promptTokens, responseTokens, response);
+    }
+
+    /**
+     * The prompt text's tokens: special-token texts are parsed (a rendered template, or a
+     * pre-rendered prompt with {@code --template none}), and BOS is added when the model asks for
+     * it unless the text already starts with it (templates such as Llama 3's write it themselves).
+     */
+    public int[] tokenizePrompt(String prompt) {
+        int bos = model.info().bos();
+        boolean hasBos = bos >= 0 && !prompt.isEmpty() && prompt.startsWith(model.tokenText(bos));
+        return model.tokenize(prompt, !hasBos, true);
+    }
+
+    private static Encoded encodeTokens(int[] promptTokens, int[] responseTokens, String response) {
         int[] all = Arrays.copyOf(promptTokens, promptTokens.length + responseTokens.length);
         System.arraycopy(responseTokens, 0, all, promptTokens.length, responseTokens.length);
         if (promptTokens.length == 0) {

@@ -1,6 +1,7 @@
 package io.panscore.api.trajectory;
 
 import io.panscore.kernel.Engine;
+import io.panscore.kernel.EngineOptions;
 import io.panscore.kernel.Model;
 import io.panscore.kernel.ScoreOptions;
 import io.panscore.kernel.TokenScores;
@@ -23,7 +24,7 @@ import java.util.function.Predicate;
  *
  * <p>Not thread-safe: one scorer per thread (it drives one {@link Engine}).
  */
-public final class TrajectoryScorer {
+public final class TrajectoryScorer implements AutoCloseable {
 
     /** What became of one trajectory. */
     public sealed interface Outcome permits Scored, Failed {
@@ -33,10 +34,22 @@ public final class TrajectoryScorer {
         String id();
     }
 
-    public record Scored(long index, TrajectoryScore score) implements Outcome {
+    /**
+     * A scored trajectory; {@code truncatedFrom} &gt; 0 when it was cut to the token limit (its
+     * length before the cut), 0 otherwise.
+     */
+    public record Scored(long index, TrajectoryScore score, int truncatedFrom) implements Outcome {
+        public Scored(long index, TrajectoryScore score) {
+            this(index, score, 0);
+        }
+
         @Override
         public String id() {
             return score.id();
+        }
+
+        public boolean truncated() {
+            return truncatedFrom > 0;
         }
     }
 
@@ -44,16 +57,36 @@ public final class TrajectoryScorer {
     public record Failed(long index, String id, String message) implements Outcome {}
 
     private final Model model;
-    private final Engine engine;
+    private final SizedEngine engines;
     private final TrajectoryOptions options;
     private final TrajectoryEncoder encoder;
     private long tokensScored;
 
+    /** Scores on the caller's engine: its context is the limit (longer trajectories are cut to it). */
     public TrajectoryScorer(Engine engine, TrajectoryOptions options) {
-        this.engine = Objects.requireNonNull(engine, "engine");
-        this.model = engine.model();
+        this(SizedEngine.fixed(engine), options);
+    }
+
+    /**
+     * Scores on engines sized to the work ({@link SizedEngine}): each window gets a context that
+     * fits its longest trajectory, up to the model's training context (or {@code engineOptions}'
+     * context size when set). Close the scorer to free the engine.
+     */
+    public TrajectoryScorer(Model model, EngineOptions engineOptions, TrajectoryOptions options) {
+        this(SizedEngine.sized(model, engineOptions), options);
+    }
+
+    private TrajectoryScorer(SizedEngine engines, TrajectoryOptions options) {
+        this.engines = engines;
+        this.model = engines.model();
         this.options = Objects.requireNonNull(options, "options");
         this.encoder = new TrajectoryEncoder(model, options.template());
+    }
+
+    /** Frees the engine this scorer created (not a caller's engine). */
+    @Override
+    public void close() {
+        engines.close();
     }
 
     public TrajectoryEncoder encoder() {
@@ -87,9 +120,11 @@ public final class TrajectoryScorer {
     }
 
     private List<Outcome> scoreWindow(List<Trajectory> window, long firstIndex) {
-        List<TrajectoryBatch.Item> items = TrajectoryBatch.encode(encoder, window, firstIndex, engine.options().contextSize());
+        int limit = engines.limit();
+        List<TrajectoryBatch.Item> items = TrajectoryBatch.encode(encoder, window, firstIndex, limit, Math.min(limit, options.maxTokens()));
         List<TrajectoryBatch.Item> ok = items.stream().filter(TrajectoryBatch.Item::ok).toList();
-        List<TokenScores> scores = ok.isEmpty() ? List.of() : engine.score(TrajectoryBatch.sequences(ok), ScoreOptions.defaults());
+        List<TokenScores> scores = ok.isEmpty() ? List.of()
+                : engines.forTokens(TrajectoryBatch.longest(ok)).score(TrajectoryBatch.sequences(ok), ScoreOptions.defaults());
         List<Outcome> out = new ArrayList<>(items.size());
         int k = 0;
         for (TrajectoryBatch.Item it : items) {
@@ -101,7 +136,7 @@ public final class TrajectoryScorer {
             TokenScores s = scores.get(k++);
             tokensScored += s.size();
             out.add(new Scored(it.index(), Rsr.score(t.id(), t.problem(), t.teacher(), s, options.rMax(), tokenSteps(it.encoded()),
-                    options.perToken())));
+                    options.perToken()), it.encoded().truncatedFrom()));
         }
         return out;
     }

@@ -59,7 +59,11 @@ class TrajectoryScorerTest {
         List<TrajectoryScorer.Outcome> out = new TrajectoryScorer(engine, TrajectoryOptions.defaults()).scoreAll(input);
         assertInstanceOf(TrajectoryScorer.Scored.class, out.get(0));
         assertTrue(((TrajectoryScorer.Failed) out.get(1)).message().contains("empty"));
-        assertTrue(((TrajectoryScorer.Failed) out.get(2)).message().contains("more than the engine's context of 1024"));
+        // longer than the engine's context: cut to it and still scored (the released RSR code truncates at max_model_len)
+        TrajectoryScorer.Scored cut = (TrajectoryScorer.Scored) out.get(2);
+        assertTrue(cut.truncated() && cut.truncatedFrom() > 1024, "truncated from " + cut.truncatedFrom());
+        int prompt = new TrajectoryEncoder(model, PromptTemplate.model()).encode(input.get(2)).promptLength();
+        assertEquals(1024 - prompt, cut.score().tokenCount());
         assertInstanceOf(TrajectoryScorer.Scored.class, out.get(3));
     }
 

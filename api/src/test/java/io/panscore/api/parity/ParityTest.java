@@ -1,0 +1,337 @@
+package io.panscore.api.parity;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.panscore.api.prm.PrmOptions;
+import io.panscore.api.prm.PrmScore;
+import io.panscore.api.prm.PrmScorer;
+import io.panscore.api.prm.ProcessBenchEval;
+import io.panscore.api.prm.StepReward;
+import io.panscore.api.router.Decision;
+import io.panscore.api.router.EntropyMode;
+import io.panscore.api.router.GlimpRouter;
+import io.panscore.api.router.ProbeContext;
+import io.panscore.api.trajectory.PromptTemplate;
+import io.panscore.api.trajectory.Steps;
+import io.panscore.api.trajectory.Trajectory;
+import io.panscore.api.trajectory.TrajectoryEncoder;
+import io.panscore.api.trajectory.TrajectoryOptions;
+import io.panscore.api.trajectory.TrajectoryScorer;
+import io.panscore.kernel.ChatMessage;
+import io.panscore.kernel.Engine;
+import io.panscore.kernel.EngineOptions;
+import io.panscore.kernel.Model;
+import io.panscore.kernel.ScoreOptions;
+import io.panscore.kernel.Sequence;
+import io.panscore.kernel.TokenScores;
+import io.panscore.kernel.fixture.FixtureSpec;
+import io.panscore.kernel.fixture.Fixtures;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/**
+ * One test per row of docs/PARITY.md: the switch that reproduces the authors' released code must
+ * keep reproducing it. Expected values are hand-computed from small cases (or, for the chat
+ * templates, written out by hand from the template), never taken from the code under test. The
+ * released files are cited per test; none of their code is copied.
+ */
+class ParityTest {
+
+    /** A model with the real 512-token TinyStories vocabulary and trained weights (../shared/models). */
+    static Path stories() {
+        Path dir = Path.of("").toAbsolutePath();
+        for (Path p = dir; p != null; p = p.getParent()) {
+            Path f = p.resolve("shared/models/stories260K.gguf");
+            if (Files.isRegularFile(f)) {
+                return f;
+            }
+        }
+        Path f = Path.of("/work/shared/models/stories260K.gguf");
+        if (Files.isRegularFile(f)) {
+            return f;
+        }
+        throw new IllegalStateException("shared/models/stories260K.gguf not found above " + dir + " (CI has ../shared beside the clone)");
+    }
+
+    // ---- row 1: prompt rendering ------------------------------------------------------------------
+
+    /**
+     * Released: RankSurprisalRatio rsr_cal.py and ImplicitPRM prm_eval_utils.py render with HF's
+     * apply_chat_template (Jinja). Qwen2.5's template adds its default system turn when the
+     * conversation has none; llama.cpp's pattern renderer did not.
+     */
+    @Test
+    void promptRenderingUsesTheModelsJinjaTemplate() throws Exception {
+        String tmpl = ChatJinjaTest.template("Qwen-Qwen2.5-7B-Instruct");
+        try (Model model = Model.load(Fixtures.model(FixtureSpec.tinyQwen2Small(), tmpl))) {
+            Trajectory t = Trajectory.of("a", "p", "", "What is 2+2?", "4");
+            String expected = "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
+                    + "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n";
+            assertEquals(expected, new TrajectoryEncoder(model, PromptTemplate.model()).renderPrompt(t));
+            // the named fallback keeps the old rendering (no default system turn)
+            String pattern = new TrajectoryEncoder(model, PromptTemplate.pattern()).renderPrompt(t);
+            assertFalse(pattern.contains("You are Qwen"), pattern);
+            // --template none: the prompt is pre-rendered text; special-token texts become their tokens
+            TrajectoryEncoder none = new TrajectoryEncoder(model, PromptTemplate.none());
+            TrajectoryEncoder.Encoded raw = none.encode(Trajectory.of("b", "p", "", expected, "4"));
+            TrajectoryEncoder.Encoded rendered = new TrajectoryEncoder(model, PromptTemplate.model()).encode(t);
+            assertArrayEquals(rendered.tokens(), raw.tokens());
+        }
+    }
+
+    // ---- row 2: long trajectories -----------------------------------------------------------------
+
+    /**
+     * Released: rsr_launch.py sets max_model_len = 32768 and rsr_cal.py still scores what is kept.
+     * A trajectory longer than the limit is cut and its kept tokens scored exactly as in the full
+     * scoring; the context is sized to the work beyond the old 4096 cap.
+     */
+    @Test
+    void longTrajectoriesAreTruncatedAndStillScored() {
+        FixtureSpec longCtx = new FixtureSpec(FixtureSpec.QWEN2, FixtureSpec.FixtureVocabulary.SMALL, 64, 2, 4, 2, 128, 16384, 42,
+                FixtureSpec.WeightType.F32);
+        try (Model model = Model.load(Fixtures.model(longCtx))) {
+            assertEquals(TrajectoryOptions.DEFAULT_MAX_TOKENS, TrajectoryOptions.defaults().maxTokens());
+            StringBuilder sb = new StringBuilder();
+            for (int i = 0; sb.length() < 9_000; i++) {
+                sb.append("Step ").append(i).append(": add ").append(i % 7).append(" to the total. ");
+            }
+            Trajectory t = Trajectory.of("long", "p", "", "Sum it up.", sb.toString());
+            TrajectoryEncoder enc = new TrajectoryEncoder(model, PromptTemplate.none());
+            TrajectoryEncoder.Encoded full = enc.encode(t);
+            assertTrue(full.tokens().length > 4096, "longer than the old cap: " + full.tokens().length);
+            // sized to the work: the whole trajectory is scored, no failure
+            try (TrajectoryScorer scorer = new TrajectoryScorer(model, EngineOptions.defaults(), TrajectoryOptions.defaults().withTemplate(PromptTemplate.none()))) {
+                TrajectoryScorer.Scored s = assertInstanceOf(TrajectoryScorer.Scored.class, scorer.scoreAll(List.of(t)).getFirst());
+                assertEquals(full.tokens().length - full.promptLength(), s.score().tokenCount());
+                assertFalse(s.truncated());
+            }
+            // cut to 1000 tokens: 1000 - prompt tokens are scored, the same numbers as the full run's first ones
+            int max = 1000;
+            try (TrajectoryScorer cut = new TrajectoryScorer(model, EngineOptions.defaults(),
+                    TrajectoryOptions.defaults().withTemplate(PromptTemplate.none()).withMaxTokens(max).withPerToken(true));
+                    Engine engine = model.newEngine(EngineOptions.defaults().withContextSize(full.tokens().length))) {
+                TrajectoryScorer.Scored s = assertInstanceOf(TrajectoryScorer.Scored.class, cut.scoreAll(List.of(t)).getFirst());
+                assertTrue(s.truncated());
+                assertEquals(full.tokens().length, s.truncatedFrom());
+                assertEquals(max - full.promptLength(), s.score().tokenCount());
+                TokenScores ref = engine.score(Sequence.from(full.tokens(), full.promptLength()));
+                double sumS = 0;
+                double sumR = 0;
+                for (int i = 0; i < s.score().tokenCount(); i++) {
+                    assertEquals(ref.logprob()[i], s.score().tokens().logprob()[i], 1e-4, "token " + i);
+                    sumS -= ref.logprob()[i];
+                    sumR += Math.min(ref.rank()[i], 100);
+                }
+                assertEquals(sumR / sumS, s.score().rsr(), 1e-4 * s.score().rsr());
+            }
+        }
+    }
+
+    // ---- rows 3-6: implicit PRM -------------------------------------------------------------------
+
+    /** Released: ImplicitPRM prm_eval_utils.py and the EurusPRM usage use β = 0.001. */
+    @Test
+    void prmBetaDefaultsToTheReleasedValue() {
+        assertEquals(0.001, PrmOptions.defaults().beta());
+        assertEquals(0.001, PrmOptions.implicitPrmParity().beta());
+        // r^t = β Σ ℓ over the step: two steps of log-ratios {1, 2} and {-4}
+        double[] ratio = {1, 2, -4};
+        double beta = PrmOptions.defaults().beta();
+        assertEquals(0.003, beta * (ratio[0] + ratio[1]), 1e-15);
+        assertEquals(-0.001, beta * (ratio[0] + ratio[1] + ratio[2]), 1e-15);
+    }
+
+    /**
+     * Released: prm_eval_utils.py writes explicit steps as "Step i: " + step joined by "\n\n"; the
+     * best-of-N code re-splits responses on "Step \d+:".
+     */
+    @Test
+    void prmStepsArePrefixedAndReSplitLikeTheReleasedCode() {
+        Trajectory t = new Trajectory("x", "p", "", "Q?", null, "a = 1.b = 2.", List.of("a = 1.", "b = 2."));
+        Trajectory prepared = PrmScorer.prepare(t, PrmOptions.implicitPrmParity());
+        assertEquals("Step 1: a = 1.\n\nStep 2: b = 2.", prepared.response());
+        assertEquals(List.of("Step 1: a = 1.\n\n", "Step 2: b = 2."), prepared.steps());
+        assertEquals(t, PrmScorer.prepare(t, PrmOptions.defaults()), "off by default");
+        // "Step 1: a\n\nStep 2: bb Step 3: c": steps end before each marker (byte offsets 11 and 22)
+        assertArrayEquals(new int[] {11, 22, 31}, Steps.markerEnds("Step 1: a\n\nStep 2: bb Step 3: c"));
+        assertArrayEquals(new int[] {4, 11}, Steps.markerEnds("pre Step 1:"));
+    }
+
+    /**
+     * Released: prm_eval_utils.py renders the whole conversation, so the last step's value includes
+     * the end-of-turn token's log-ratio. With no reference ℓ = log π, so the last step's r gains
+     * exactly β · log p(end-of-turn | response).
+     */
+    @Test
+    void prmEndOfTurnIsScoredInTheLastStep() {
+        try (Model model = Model.load(Fixtures.tiny()); Engine engine = model.newEngine(EngineOptions.defaults().withContextSize(512))) {
+            Trajectory t = Trajectory.of("e", "p", "", "Add 2 and 3.", "2 + 3 = 5.\n\nThe answer is 5.");
+            PrmOptions off = PrmOptions.defaults().withBeta(1);
+            PrmOptions on = off.withScoreEndOfTurn(true);
+            PrmScore a = ((PrmScorer.Scored) new PrmScorer(engine, null, off).scoreAll(List.of(t)).getFirst()).score();
+            PrmScore b = ((PrmScorer.Scored) new PrmScorer(engine, null, on).scoreAll(List.of(t)).getFirst()).score();
+            assertEquals(a.tokenCount() + 1, b.tokenCount());
+            assertEquals(a.steps().size(), b.steps().size());
+            assertEquals(a.steps().getLast().tokenCount() + 1, b.steps().getLast().tokenCount());
+            // the end-of-turn token's log-prob, from a plain forward pass over prompt + response + <eot>
+            TrajectoryEncoder.Encoded e = new TrajectoryEncoder(model, PromptTemplate.model()).encode(t);
+            int eot = model.info().eot() >= 0 ? model.info().eot() : model.info().eos();
+            int[] seq = Arrays.copyOf(e.tokens(), e.tokens().length + 1);
+            seq[seq.length - 1] = eot;
+            TokenScores ts = engine.score(new Sequence(seq, seq.length - 1, seq.length));
+            assertEquals(a.steps().getLast().reward() + ts.logprob()[0], b.steps().getLast().reward(), 1e-4);
+            assertEquals(a.steps().getFirst().reward(), b.steps().getFirst().reward(), 1e-5);
+        }
+    }
+
+    /**
+     * Released: ImplicitPRM's processbench.py marks the first error at the first step whose
+     * sigmoid(q^t) falls below a threshold; ProcessBench reports F1 = harmonic mean of the
+     * accuracies on erroneous and on correct samples.
+     */
+    @Test
+    void processBenchFirstErrorAndF1() {
+        // q = 0.3, -0.1, -0.5: sigmoid 0.574, 0.475, 0.378 -> first below 0.5 is step 1
+        PrmScore s = new PrmScore("s", "p", "", 3, 0.001, null, List.of(new StepReward(0, 1, 0.3, 0.3, 0, 0, 0, 0),
+                new StepReward(1, 1, -0.4, -0.1, 0, 0, 0, 0), new StepReward(2, 1, -0.4, -0.5, 0, 0, 0, 0)));
+        assertEquals(1, s.firstError(0.5));
+        assertEquals(2, s.firstError(0.4));
+        assertEquals(-1, s.firstError(0.3));
+        assertEquals(0, s.firstStepBelow(0.35), "the r^t rule gives another answer: the switch matters");
+        PrmScore ok = new PrmScore("ok", "p", "", 1, 0.001, null, List.of(new StepReward(0, 1, 2, 2, 0, 0, 0, 0)));
+        PrmScore bad = new PrmScore("bad", "p", "", 1, 0.001, null, List.of(new StepReward(0, 1, -2, -2, 0, 0, 0, 0)));
+        // labels: s has its error at 1 (hit), bad at 0 (hit), ok is correct (hit), s2 (= s) labelled correct (miss), missing one
+        PrmScore s2 = new PrmScore("s2", "p", "", 3, 0.001, null, s.steps());
+        ProcessBenchEval ev = ProcessBenchEval.of(List.of(s, ok, bad, s2), Map.of("s", 1, "bad", 0, "ok", -1, "s2", -1, "gone", 2), 0.5);
+        assertEquals(2, ev.erroneous());
+        assertEquals(2, ev.erroneousHits());
+        assertEquals(2, ev.correct());
+        assertEquals(1, ev.correctHits());
+        assertEquals(1, ev.missing());
+        assertEquals(2 * 1.0 * 0.5 / 1.5, ev.f1(), 1e-12);
+    }
+
+    // ---- rows 7-8: GlimpRouter ----------------------------------------------------------------------
+
+    /**
+     * Released: GlimpRouter src/glimp_router.py asks for the top-20 log-probs of a one-token probe,
+     * renormalises them and takes their entropy (natural log), with τ = 1.0.
+     */
+    @Test
+    void routerDefaultsToTopTwentyRenormalisedEntropy() {
+        try (Model model = Model.load(Fixtures.tiny());
+                GlimpRouter router = GlimpRouter.builder(model).contextSize(512).maxSessions(2).build();
+                Engine engine = model.newEngine(EngineOptions.defaults().withContextSize(512))) {
+            assertEquals(EntropyMode.TOP_K, router.entropyMode());
+            assertEquals(1.0, router.threshold());
+            assertEquals(20, GlimpRouter.TOP_K);
+            int[] ctx = model.tokenize("The quick brown fox", true, false);
+            Decision d = router.glimpseContext(ctx);
+            // the top-20 log-probs of the next token: score a dummy target after the context
+            int[] seq = Arrays.copyOf(ctx, ctx.length + 1);
+            TokenScores ts = engine.score(List.of(new Sequence(seq, ctx.length, ctx.length + 1)), ScoreOptions.defaults().withTopK(20)).getFirst();
+            double z = 0;
+            for (float lp : ts.topLogprobs()) {
+                z += Math.exp(lp);
+            }
+            double h = 0;
+            for (float lp : ts.topLogprobs()) {
+                double p = Math.exp(lp) / z;
+                h -= p * Math.log(p);
+            }
+            assertEquals(h, d.entropy(), 1e-4);
+            assertEquals(d.topKEntropy(), d.entropy());
+            assertEquals(d.entropy() >= 1.0 ? Decision.Route.LARGE : Decision.Route.SMALL, d.route());
+        }
+    }
+
+    /**
+     * Released: glimp_router.py renders the user turn with the model's template and the generation
+     * prompt; from step 2 an assistant message "<think>" + "\n\n".join(steps) + "\n\n" continued
+     * (vLLM continue_final_message), the whole text tokenized afresh. Qwen3's template writes an
+     * empty think block before the continued content.
+     */
+    @Test
+    void routerProbeContextIsTheReleasedOneTokenizedWhole() throws Exception {
+        String tmpl = ChatJinjaTest.template("Qwen-Qwen3-0.6B");
+        List<ChatMessage> user = List.of(new ChatMessage("user", "Add 17 and 25."));
+        try (Model model = Model.load(Fixtures.model(FixtureSpec.tinyQwen2Small(), tmpl))) {
+            assertEquals("<|im_start|>user\nAdd 17 and 25.<|im_end|>\n<|im_start|>assistant\n", GlimpRouter.probeText(model, user, List.of()));
+            assertEquals("<|im_start|>user\nAdd 17 and 25.<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n<think>17 + 20 = 37.\n\n37 + 5 = 42.\n\n",
+                    GlimpRouter.probeText(model, user, List.of("17 + 20 = 37.", "37 + 5 = 42.")));
+            Random rnd = new Random(3);
+            String[] words = {"so", "Then", " 42", "x", "=", "\n", "  ", ".", ",", "Wait", "ünï", "🙂", "\t", "1", "22", "<think>", "Step 3:"};
+            try (GlimpRouter router = GlimpRouter.builder(model).contextSize(2048).maxSessions(4).build();
+                    Engine engine = model.newEngine(EngineOptions.defaults().withContextSize(2048))) {
+                assertEquals(ProbeContext.RELEASED, router.probeContext());
+                for (int trial = 0; trial < 6; trial++) {
+                    List<String> steps = new ArrayList<>();
+                    try (GlimpRouter.RouterSession s = router.open(user)) {
+                        for (int k = 0; k < 6; k++) {
+                            StringBuilder step = new StringBuilder();
+                            for (int w = 1 + rnd.nextInt(6); w > 0; w--) {
+                                step.append(words[rnd.nextInt(words.length)]);
+                            }
+                            Decision d = router.glimpse(s);
+                            // the same ids as tokenizing the whole context, and the same glimpse as decoding it fresh
+                            int[] whole = model.tokenize(GlimpRouter.probeText(model, user, steps), true, true);
+                            assertArrayEquals(whole, router.contextTokens(s), "trial " + trial + " step " + k);
+                            int[] seq = Arrays.copyOf(whole, whole.length + 1);
+                            TokenScores ts = engine.score(List.of(new Sequence(seq, whole.length, whole.length + 1)), ScoreOptions.defaults()).getFirst();
+                            assertEquals(ts.entropy()[0], d.exactEntropy(), 2e-3, "trial " + trial + " step " + k);
+                            router.append(s, step.toString());
+                            steps.add(step.toString());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- a trained model: the statistics mean what they should ----------------------------------
+
+    /** A natural story gets a lower RSR under a trained model than the same words shuffled. */
+    @Test
+    void storiesNaturalTextHasLowerRsrThanShuffled() {
+        String story = "Once upon a time, there was a little girl named Lily. She loved to play outside in the sun. "
+                + "One day, she saw a big red ball in the park. She ran to the ball and kicked it. The ball went up high. "
+                + "Lily was very happy.";
+        List<String> words = new ArrayList<>(Arrays.asList(story.split(" ")));
+        Collections.shuffle(words, new Random(11));
+        String shuffled = String.join(" ", words);
+        try (Model model = Model.load(stories()); Engine engine = model.newEngine(EngineOptions.defaults().withContextSize(512))) {
+            TrajectoryScorer scorer = new TrajectoryScorer(engine, TrajectoryOptions.defaults().withTemplate(PromptTemplate.none()));
+            List<TrajectoryScorer.Outcome> out = scorer.scoreAll(List.of(Trajectory.of("natural", "p", "", "", story),
+                    Trajectory.of("shuffled", "p", "", "", shuffled)));
+            double natural = ((TrajectoryScorer.Scored) out.get(0)).score().rsr();
+            double mixed = ((TrajectoryScorer.Scored) out.get(1)).score().rsr();
+            assertTrue(natural < mixed, "natural " + natural + " vs shuffled " + mixed);
+        }
+    }
+
+    /** Where the next token is obvious ("Once upon a" -> " time") the router's entropy is low: SMALL. */
+    @Test
+    void storiesEntropyIsLowWhereTheNextTokenIsObvious() {
+        try (Model model = Model.load(stories());
+                GlimpRouter router = GlimpRouter.builder(model).contextSize(512).maxSessions(2).build()) {
+            Decision obvious = router.glimpseContext("Once upon a");
+            Decision open = router.glimpseContext("Once upon a time, there was a little");
+            assertEquals("time", obvious.tokenText().strip());
+            assertTrue(obvious.entropy() < 0.5, "entropy " + obvious.entropy());
+            assertEquals(Decision.Route.SMALL, obvious.route());
+            assertTrue(open.entropy() > obvious.entropy() + 0.5, open.entropy() + " vs " + obvious.entropy());
+        }
+    }
+}
