@@ -268,9 +268,11 @@ public final class SessionPool implements AutoCloseable {
             MemorySegment appends = ps_append.allocateArray(n, arena);
             MemorySegment samplerArray = arena.allocate(ValueLayout.ADDRESS, n);
             boolean anySampler = false;
+            boolean[] rewound = new boolean[n];
             for (int j = 0; j < n; j++) {
                 Session s = sessions.get(j);
                 if (s.pending.length == 0) { // re-decode the last token: the slot's tail is replaced natively
+                    rewound[j] = true;
                     s.decoded -= 1;
                     s.pending = new int[] {s.lastToken};
                 }
@@ -288,8 +290,23 @@ public final class SessionPool implements AutoCloseable {
             MemorySegment ids = topK > 0 ? arena.allocate(ValueLayout.JAVA_INT, (long) n * topK) : MemorySegment.NULL;
             MemorySegment lps = topK > 0 ? arena.allocate(ValueLayout.JAVA_FLOAT, (long) n * topK) : MemorySegment.NULL;
             MemorySegment eog = arena.allocate(ValueLayout.JAVA_INT, n);
-            NativeCalls.check(panscore_h.ps_session_sample(use.handle(), appends, n, anySampler ? samplerArray : MemorySegment.NULL, params,
-                    stats, ids, lps, eog), "generating for " + n + " session(s)");
+            int status = panscore_h.ps_session_sample(use.handle(), appends, n, anySampler ? samplerArray : MemorySegment.NULL, params,
+                    stats, ids, lps, eog);
+            if (status != panscore_h.PS_OK()) {
+                PanscoreException failure = NativeCalls.exceptionFor(status, "generating for " + n + " session(s): " + NativeCalls.lastError());
+                // a failed call leaves each slot with its first pos tokens, or untouched when it failed
+                // before decoding: keep the rewound sessions' view in step with their slots
+                MemorySegment length = arena.allocate(ValueLayout.JAVA_INT);
+                for (int j = 0; j < n; j++) {
+                    Session s = sessions.get(j);
+                    if (rewound[j] && panscore_h.ps_session_length(use.handle(), s.slot, length) == panscore_h.PS_OK()
+                            && length.get(ValueLayout.JAVA_INT, 0) == s.decoded + 1) {
+                        s.decoded += 1;
+                        s.pending = new int[0];
+                    }
+                }
+                throw failure;
+            }
             for (int j = 0; j < n; j++) {
                 Session s = sessions.get(j);
                 MemorySegment st = ps_token_stats.asSlice(stats, j);
