@@ -129,6 +129,7 @@ public final class Generator implements AutoCloseable {
     private final Set<SessionPool.Session> busy = ConcurrentHashMap.newKeySet();
     private final Thread thread;
     private volatile boolean closed;
+    private final java.util.concurrent.atomic.AtomicLong steps = new java.util.concurrent.atomic.AtomicLong();
 
     /** Starts a generator (and its thread) on a pool; the pool must outlive it. */
     public Generator(SessionPool pool) {
@@ -141,6 +142,11 @@ public final class Generator implements AutoCloseable {
 
     public SessionPool pool() {
         return pool;
+    }
+
+    /** Steps taken so far: each is one {@code ps_session_sample} call for every active generation. */
+    public long steps() {
+        return steps.get();
     }
 
     /**
@@ -308,6 +314,7 @@ public final class Generator implements AutoCloseable {
         }
         GeneratedToken[] next;
         try {
+            steps.incrementAndGet();
             next = pool.sample(sessions, samplers, topK);
         } catch (PanscoreException e) {
             // Blame what can be blamed: sessions closed meanwhile; on a full KV cache, the newest

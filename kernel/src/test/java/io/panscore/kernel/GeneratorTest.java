@@ -260,13 +260,25 @@ class GeneratorTest {
         }
         try (SessionPool pool = pool(model, 1024, 8); Generator gen = new Generator(pool)) {
             List<Generator.Handle> handles = new ArrayList<>();
-            CountDownLatch running = new CountDownLatch(3);
+            CountDownLatch third = new CountDownLatch(1);
+            CountDownLatch joined = new CountDownLatch(1);
+            int[] seen = {0};
             for (int i = 0; i < 4; i++) {
                 handles.add(gen.submit(pool.open(model.tokenize(starts[i], true, false)), GenerateOptions.greedy(lengths[i]).withStopAtEndOfGeneration(false),
-                        i == 1 ? (t, d) -> running.countDown() : null));
+                        i == 1 ? (t, d) -> {
+                            if (++seen[0] == 3) { // hold the generator here until the fifth is queued
+                                third.countDown();
+                                try {
+                                    joined.await();
+                                } catch (InterruptedException e) {
+                                    throw new IllegalStateException(e);
+                                }
+                            }
+                        } : null));
             }
-            running.await(); // the fifth joins while the others are generating
+            third.await(); // the fifth joins while the others are generating
             handles.add(gen.submit(pool.open(model.tokenize(starts[4], true, false)), GenerateOptions.greedy(lengths[4]).withStopAtEndOfGeneration(false), null));
+            joined.countDown();
             for (int i = 0; i < starts.length; i++) {
                 Generation together = handles.get(i).await();
                 assertArrayEquals(alone.get(i).tokenIds(), together.tokenIds(), "generation " + i);
@@ -276,6 +288,11 @@ class GeneratorTest {
                     assertEquals(alone.get(i).tokens().get(t).logprob(), together.tokens().get(t).logprob(), DECODE_SHAPE_TOLERANCE);
                 }
             }
+            // one step per token of every generation at once: the fifth (16 tokens) ran entirely
+            // beside the second (30 tokens, 27 left when the fifth joined), so those 16 steps were shared
+            int total = Arrays.stream(lengths).sum();
+            assertTrue(gen.steps() <= total - lengths[4], gen.steps() + " steps for " + total + " tokens");
+            assertTrue(gen.steps() >= lengths[1], "at least one step per token of the longest");
         }
     }
 
