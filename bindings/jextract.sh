@@ -23,10 +23,12 @@ for fn in ps_last_error ps_version ps_llama_commit ps_backends ps_abi_version ps
           ps_tokenize ps_detokenize ps_score_default_params ps_stats_compute \
           ps_engine_default_params ps_engine_create ps_engine_free ps_engine_params_get \
           ps_score ps_forward ps_session_decode ps_session_copy ps_session_clear ps_session_length \
-          ps_chat_render ps_chat_render_jinja ps_abi_layout; do
+          ps_chat_render ps_chat_render_jinja ps_abi_layout \
+          ps_token_piece ps_chat_builtin_templates \
+          ps_sampling_default_params ps_sampler_create ps_sampler_free ps_session_sample; do
     args+=(--include-function "$fn")
 done
-for st in ps_model_params ps_model_info ps_token_stats ps_score_params ps_engine_params ps_sequence ps_chat_message ps_append; do
+for st in ps_model_params ps_model_info ps_token_stats ps_score_params ps_engine_params ps_sequence ps_chat_message ps_append ps_sampling_params; do
     args+=(--include-struct "$st" --include-typedef "$st")
 done
 for c in PS_OK PS_ERR_INVALID_ARGUMENT PS_ERR_FILE_NOT_FOUND PS_ERR_MODEL_FORMAT PS_ERR_TOKEN_OUT_OF_RANGE \

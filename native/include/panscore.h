@@ -268,6 +268,51 @@ PS_API int32_t ps_session_clear(ps_engine * engine, int32_t seq_id);
 /* Tokens currently in a slot (0 when empty). */
 PS_API int32_t ps_session_length(ps_engine * engine, int32_t seq_id, int32_t * out_n);
 
+/* Generation: sampling the next token of sessions (llama.cpp's sampler chain) --------------------- */
+
+/* A sampler's state between calls: a llama.cpp sampler chain (top-k, top-p, min-p, temperature,
+ * then a seeded draw) and its random generator. One sampler per generation; it must be used by one
+ * thread at a time. NULL where a ps_sampler is expected means greedy. */
+typedef struct ps_sampler ps_sampler;
+
+typedef struct ps_sampling_params {
+    float   temperature; /* the logits are divided by it before the draw; 0 = greedy: the argmax
+                            (lowest id on ties), no random draw, the other fields ignored         */
+    float   top_p;       /* keep the most likely tokens until their probability reaches top_p,
+                            in [0, 1]; 0 or 1 = off                                               */
+    float   min_p;       /* drop tokens less likely than min_p times the most likely, in [0, 1);
+                            0 = off                                                               */
+    int32_t top_k;       /* keep the top_k most likely tokens; 0 = off                            */
+    int64_t seed;        /* seed of the random generator, 0 .. 4294967294; -1 = a random seed    */
+} ps_sampling_params;
+
+/* temperature 1, top_p 1 (off), min_p 0 (off), top_k 0 (off), seed -1 (random). */
+PS_API ps_sampling_params ps_sampling_default_params(void);
+
+/* Creates a sampler. PS_ERR_INVALID_ARGUMENT for a parameter out of its range. */
+PS_API int32_t ps_sampler_create(const ps_sampling_params * params, ps_sampler ** out);
+PS_API void    ps_sampler_free(ps_sampler * sampler);
+
+/* Decodes every append into its slot, as ps_session_decode does, then picks the token that follows
+ * each append with samplers[i] (samplers may be NULL, and so may each entry: greedy) from the logits
+ * after the append's last token, on the host, right after the decode that produced them.
+ * out_stats[i] describes that token under the UNMODIFIED distribution (params->temperature, 0
+ * meaning 1; the sampler's temperature and truncations do not apply): target_id is the sampled
+ * token, logprob and rank are its own, entropy, argmax and top-k (params->top_k, as in ps_score)
+ * those of the whole distribution: one fused reduction per row, nothing copied out. out_eog[i]
+ * (may be NULL) is 1 when the token ends generation (llama_vocab_is_eog), else 0.
+ * The sampled token is not decoded: append it in the next call. An append may start before the end
+ * of its slot (pos < the slot's length, e.g. pos = length - 1 with the slot's last token, to get
+ * the distribution after a context that was decoded earlier): the slot's tokens from pos on are
+ * removed first. On failure every append of the call is undone (the slot then holds its first pos
+ * tokens) and nothing is written beyond what the status describes; the samplers' random state may
+ * have advanced. PS_ERR_CAPACITY when the KV cache is full; PS_ERR_NAN_LOGITS when a row holds NaN
+ * or +inf or no finite logit. */
+PS_API int32_t ps_session_sample(ps_engine * engine, const ps_append * appends, int32_t n_appends,
+                                 ps_sampler * const * samplers, const ps_score_params * params,
+                                 ps_token_stats * out_stats, int32_t * out_topk_ids,
+                                 float * out_topk_logprobs, int32_t * out_eog);
+
 /* ---------------------------------------------------------------------------------------------- */
 /* Chat templates                                                                                 */
 /* ---------------------------------------------------------------------------------------------- */

@@ -817,3 +817,14 @@ int32_t ps_session_length(ps_engine * engine, int32_t seq_id, int32_t * out_n) {
 }
 
 } // extern "C"
+
+namespace panscore {
+
+EngineAccess engine_access(ps_engine & e) {
+    set_skip_samplers(e, false); // every logits row must reach llama.cpp's host output buffer
+    e.fused = false;
+    return EngineAccess{e.ctx, &e.batch, e.model->vocab, e.params.n_batch, e.params.n_ctx, e.params.n_seq_max, e.n_vocab,
+                        e.params.n_threads};
+}
+
+} // namespace panscore

@@ -22,6 +22,23 @@ int32_t check_score_params(const ps_score_params & p, int32_t n_vocab, const cha
 // 1 / temperature, with 0 meaning 1.
 inline float inverse_temperature(const ps_score_params & p) { return p.temperature == 0.0f ? 1.0f : 1.0f / p.temperature; }
 
+// What generate.cpp needs of an engine (implemented in engine.cpp, which owns struct ps_engine).
+struct EngineAccess {
+    llama_context *     ctx;
+    llama_batch *       batch;     // n_batch tokens, one sequence id per token
+    const llama_vocab * vocab;
+    int32_t             n_batch;
+    int32_t             n_ctx;
+    int32_t             n_seq_max;
+    int32_t             n_vocab;
+    int32_t             n_threads;
+};
+
+// The engine's context and batch for a decode whose logits are read back from llama.cpp's host
+// output buffer (llama_get_logits_ith): the in-graph reduction is off and the samplers that skip
+// llama.cpp's logits copy are detached.
+EngineAccess engine_access(ps_engine & e);
+
 } // namespace panscore
 
 struct ps_model {

@@ -418,6 +418,10 @@ int32_t ps_abi_layout(const char * struct_name, const char * field, int64_t * ou
     PS_STRUCT(ps_chat_message)
         PS_FIELD(ps_chat_message, role) PS_FIELD(ps_chat_message, content)
     PS_END(ps_chat_message)
+    PS_STRUCT(ps_sampling_params)
+        PS_FIELD(ps_sampling_params, temperature) PS_FIELD(ps_sampling_params, top_p) PS_FIELD(ps_sampling_params, min_p)
+        PS_FIELD(ps_sampling_params, top_k) PS_FIELD(ps_sampling_params, seed)
+    PS_END(ps_sampling_params)
 #undef PS_STRUCT
 #undef PS_FIELD
 #undef PS_END

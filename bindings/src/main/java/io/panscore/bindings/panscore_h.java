@@ -1955,6 +1955,257 @@ public class panscore_h {
     }
 
 
+    private static class ps_sampling_default_params {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            ps_sampling_params.layout()
+        );
+
+        public static final MemorySegment ADDR = panscore_h.findOrThrow("ps_sampling_default_params");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * struct ps_sampling_params ps_sampling_default_params(void)
+     * }
+     */
+    public static FunctionDescriptor ps_sampling_default_params$descriptor() {
+        return ps_sampling_default_params.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * struct ps_sampling_params ps_sampling_default_params(void)
+     * }
+     */
+    public static MethodHandle ps_sampling_default_params$handle() {
+        return ps_sampling_default_params.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * struct ps_sampling_params ps_sampling_default_params(void)
+     * }
+     */
+    public static MemorySegment ps_sampling_default_params$address() {
+        return ps_sampling_default_params.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * struct ps_sampling_params ps_sampling_default_params(void)
+     * }
+     */
+    public static MemorySegment ps_sampling_default_params(SegmentAllocator allocator) {
+        var mh$ = ps_sampling_default_params.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("ps_sampling_default_params", allocator);
+            }
+            return (MemorySegment)mh$.invokeExact(allocator);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+
+    private static class ps_sampler_create {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            panscore_h.C_INT,
+            panscore_h.C_POINTER,
+            panscore_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = panscore_h.findOrThrow("ps_sampler_create");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t ps_sampler_create(void * params, void * out)
+     * }
+     */
+    public static FunctionDescriptor ps_sampler_create$descriptor() {
+        return ps_sampler_create.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t ps_sampler_create(void * params, void * out)
+     * }
+     */
+    public static MethodHandle ps_sampler_create$handle() {
+        return ps_sampler_create.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t ps_sampler_create(void * params, void * out)
+     * }
+     */
+    public static MemorySegment ps_sampler_create$address() {
+        return ps_sampler_create.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t ps_sampler_create(void * params, void * out)
+     * }
+     */
+    public static int ps_sampler_create(MemorySegment params, MemorySegment out) {
+        var mh$ = ps_sampler_create.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("ps_sampler_create", params, out);
+            }
+            return (int)mh$.invokeExact(params, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+
+    private static class ps_sampler_free {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            panscore_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = panscore_h.findOrThrow("ps_sampler_free");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void ps_sampler_free(void * sampler)
+     * }
+     */
+    public static FunctionDescriptor ps_sampler_free$descriptor() {
+        return ps_sampler_free.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void ps_sampler_free(void * sampler)
+     * }
+     */
+    public static MethodHandle ps_sampler_free$handle() {
+        return ps_sampler_free.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void ps_sampler_free(void * sampler)
+     * }
+     */
+    public static MemorySegment ps_sampler_free$address() {
+        return ps_sampler_free.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void ps_sampler_free(void * sampler)
+     * }
+     */
+    public static void ps_sampler_free(MemorySegment sampler) {
+        var mh$ = ps_sampler_free.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("ps_sampler_free", sampler);
+            }
+            mh$.invokeExact(sampler);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+
+    private static class ps_session_sample {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            panscore_h.C_INT,
+            panscore_h.C_POINTER,
+            panscore_h.C_POINTER,
+            panscore_h.C_INT,
+            panscore_h.C_POINTER,
+            panscore_h.C_POINTER,
+            panscore_h.C_POINTER,
+            panscore_h.C_POINTER,
+            panscore_h.C_POINTER,
+            panscore_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = panscore_h.findOrThrow("ps_session_sample");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t ps_session_sample(void * engine, void * appends, int32_t n_appends, void * samplers, void * params, void * out_stats, void * out_topk_ids, void * out_topk_logprobs, void * out_eog)
+     * }
+     */
+    public static FunctionDescriptor ps_session_sample$descriptor() {
+        return ps_session_sample.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t ps_session_sample(void * engine, void * appends, int32_t n_appends, void * samplers, void * params, void * out_stats, void * out_topk_ids, void * out_topk_logprobs, void * out_eog)
+     * }
+     */
+    public static MethodHandle ps_session_sample$handle() {
+        return ps_session_sample.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t ps_session_sample(void * engine, void * appends, int32_t n_appends, void * samplers, void * params, void * out_stats, void * out_topk_ids, void * out_topk_logprobs, void * out_eog)
+     * }
+     */
+    public static MemorySegment ps_session_sample$address() {
+        return ps_session_sample.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t ps_session_sample(void * engine, void * appends, int32_t n_appends, void * samplers, void * params, void * out_stats, void * out_topk_ids, void * out_topk_logprobs, void * out_eog)
+     * }
+     */
+    public static int ps_session_sample(MemorySegment engine, MemorySegment appends, int n_appends, MemorySegment samplers, MemorySegment params, MemorySegment out_stats, MemorySegment out_topk_ids, MemorySegment out_topk_logprobs, MemorySegment out_eog) {
+        var mh$ = ps_session_sample.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("ps_session_sample", engine, appends, n_appends, samplers, params, out_stats, out_topk_ids, out_topk_logprobs, out_eog);
+            }
+            return (int)mh$.invokeExact(engine, appends, n_appends, samplers, params, out_stats, out_topk_ids, out_topk_logprobs, out_eog);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+
     private static class ps_chat_render {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             panscore_h.C_INT,

@@ -22,7 +22,8 @@ import org.junit.jupiter.api.Test;
 class StructLayoutTest {
 
     private static final List<Class<?>> STRUCTS = List.of(ps_model_params.class, ps_model_info.class,
-            ps_token_stats.class, ps_score_params.class, ps_engine_params.class, ps_sequence.class, ps_chat_message.class, ps_append.class);
+            ps_token_stats.class, ps_score_params.class, ps_engine_params.class, ps_sequence.class, ps_chat_message.class, ps_append.class,
+            ps_sampling_params.class);
 
     @BeforeAll
     static void load() {

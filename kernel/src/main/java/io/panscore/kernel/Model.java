@@ -345,6 +345,19 @@ public final class Model implements AutoCloseable {
         }
     }
 
+    /**
+     * The exact UTF-8 bytes of one token's piece (what {@link #tokenText} decodes; a piece may be
+     * part of a multi-byte character). {@code special}: include special tokens' text.
+     */
+    byte[] pieceBytes(int token, boolean special) {
+        try (var use = lifecycle.use(); Arena arena = Arena.ofConfined()) {
+            MemorySegment[] buf = {arena.allocate(64)};
+            MemorySegment len = arena.allocate(ValueLayout.JAVA_INT);
+            int n = piece(use.handle(), arena, token, special, buf, len);
+            return buf[0].asSlice(0, n).toArray(ValueLayout.JAVA_BYTE);
+        }
+    }
+
     /** One token's piece into buf[0] (grown when too small); returns its byte count. */
     private static int piece(MemorySegment handle, Arena arena, int token, boolean special, MemorySegment[] buf, MemorySegment len) {
         int status = panscore_h.ps_token_piece(handle, token, special ? 1 : 0, buf[0], (int) buf[0].byteSize(), len);

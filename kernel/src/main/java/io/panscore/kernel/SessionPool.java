@@ -36,6 +36,7 @@ public final class SessionPool implements AutoCloseable {
         private volatile int decoded;                  // tokens in the KV cache
         private volatile int[] pending = new int[0];   // appended, not yet decoded
         private Glimpse last;                          // summary after the last decoded token
+        private int lastToken = -1;                    // the context's last token (Generator re-decodes it)
         private volatile boolean closed;
 
         private Session(int slot, long id) {
@@ -147,6 +148,7 @@ public final class SessionPool implements AutoCloseable {
         admit(context.length, transientSession ? 0 : reservedTokens);
         Session s = new Session(slot, nextId++);
         s.pending = context.clone();
+        s.lastToken = context[context.length - 1];
         slots[s.slot] = s;
         return s;
     }
@@ -164,6 +166,7 @@ public final class SessionPool implements AutoCloseable {
             int[] p = Arrays.copyOf(s.pending, s.pending.length + tokens.length);
             System.arraycopy(tokens, 0, p, s.pending.length, tokens.length);
             s.pending = p;
+            s.lastToken = tokens[tokens.length - 1];
         }
     }
 
@@ -179,6 +182,7 @@ public final class SessionPool implements AutoCloseable {
         f.decoded = s.decoded;
         f.pending = s.pending.clone();
         f.last = s.last;
+        f.lastToken = s.lastToken;
         slots[f.slot] = f;
         return f;
     }
@@ -268,6 +272,92 @@ public final class SessionPool implements AutoCloseable {
                 out[todo.get(j)] = g;
             }
         }
+    }
+
+    /**
+     * One generation step for {@link Generator}: decodes each session's pending tokens in one batch
+     * (a session with nothing pending re-decodes its last token, to get the distribution after it
+     * again), picks the next token of each with its sampler ({@code NULL} = greedy), and appends that
+     * token to the session as pending. Each token carries the fused statistics of its unmodified
+     * distribution and {@code topK} best alternatives.
+     *
+     * @throws CapacityException        when the KV cache has no room; the sessions' contexts are then unchanged
+     * @throws ContextOverflowException when a session is already as long as the context
+     */
+    synchronized GeneratedToken[] sample(List<Session> sessions, List<MemorySegment> samplers, int topK) {
+        for (int i = 0; i < sessions.size(); i++) {
+            Session s = sessions.get(i);
+            requireOpen(s);
+            for (int j = 0; j < i; j++) {
+                if (sessions.get(j) == s) {
+                    throw new InvalidInputException(panscore_h.PS_ERR_INVALID_ARGUMENT(), "session " + s.id + " appears twice in one step");
+                }
+            }
+            if (s.length() >= contextSize) {
+                throw new ContextOverflowException(panscore_h.PS_ERR_CONTEXT_OVERFLOW(), "session " + s.id + " holds " + s.length()
+                        + " tokens, the whole context of " + contextSize + ": no room for a generated token");
+            }
+        }
+        admit(sessions.size(), reservedTokens); // one generated token per session enters the KV cache, like an append
+        int n = sessions.size();
+        GeneratedToken[] out = new GeneratedToken[n];
+        try (var use = engine.lifecycle().use(); Arena arena = Arena.ofConfined()) {
+            MemorySegment appends = ps_append.allocateArray(n, arena);
+            MemorySegment samplerArray = arena.allocate(ValueLayout.ADDRESS, n);
+            boolean anySampler = false;
+            boolean[] rewound = new boolean[n];
+            for (int j = 0; j < n; j++) {
+                Session s = sessions.get(j);
+                if (s.pending.length == 0) { // re-decode the last token: the slot's tail is replaced natively
+                    rewound[j] = true;
+                    s.decoded -= 1;
+                    s.pending = new int[] {s.lastToken};
+                }
+                MemorySegment a = ps_append.asSlice(appends, j);
+                ps_append.seq_id(a, s.slot);
+                ps_append.pos(a, s.decoded);
+                ps_append.tokens(a, arena.allocateFrom(ValueLayout.JAVA_INT, s.pending));
+                ps_append.n_tokens(a, s.pending.length);
+                MemorySegment sampler = samplers.get(j);
+                samplerArray.setAtIndex(ValueLayout.ADDRESS, j, sampler);
+                anySampler |= !sampler.equals(MemorySegment.NULL);
+            }
+            MemorySegment params = ScoreOptions.defaults().withTopK(topK).toNative(arena);
+            MemorySegment stats = ps_token_stats.allocateArray(n, arena);
+            MemorySegment ids = topK > 0 ? arena.allocate(ValueLayout.JAVA_INT, (long) n * topK) : MemorySegment.NULL;
+            MemorySegment lps = topK > 0 ? arena.allocate(ValueLayout.JAVA_FLOAT, (long) n * topK) : MemorySegment.NULL;
+            MemorySegment eog = arena.allocate(ValueLayout.JAVA_INT, n);
+            int status = panscore_h.ps_session_sample(use.handle(), appends, n, anySampler ? samplerArray : MemorySegment.NULL, params,
+                    stats, ids, lps, eog);
+            if (status != panscore_h.PS_OK()) {
+                PanscoreException failure = NativeCalls.exceptionFor(status, "generating for " + n + " session(s): " + NativeCalls.lastError());
+                // a failed call leaves each slot with its first pos tokens, or untouched when it failed
+                // before decoding: keep the rewound sessions' view in step with their slots
+                MemorySegment length = arena.allocate(ValueLayout.JAVA_INT);
+                for (int j = 0; j < n; j++) {
+                    Session s = sessions.get(j);
+                    if (rewound[j] && panscore_h.ps_session_length(use.handle(), s.slot, length) == panscore_h.PS_OK()
+                            && length.get(ValueLayout.JAVA_INT, 0) == s.decoded + 1) {
+                        s.decoded += 1;
+                        s.pending = new int[0];
+                    }
+                }
+                throw failure;
+            }
+            for (int j = 0; j < n; j++) {
+                Session s = sessions.get(j);
+                MemorySegment st = ps_token_stats.asSlice(stats, j);
+                int[] topIds = topK > 0 ? ids.asSlice((long) j * topK * Integer.BYTES, (long) topK * Integer.BYTES).toArray(ValueLayout.JAVA_INT) : new int[0];
+                float[] topLps = topK > 0 ? lps.asSlice((long) j * topK * Float.BYTES, (long) topK * Float.BYTES).toArray(ValueLayout.JAVA_FLOAT) : new float[0];
+                int token = ps_token_stats.target_id(st);
+                out[j] = new GeneratedToken(token, ps_token_stats.logprob(st), ps_token_stats.rank(st), ps_token_stats.entropy(st),
+                        ps_token_stats.argmax_id(st), ps_token_stats.argmax_logprob(st), topIds, topLps, eog.getAtIndex(ValueLayout.JAVA_INT, j) != 0);
+                s.decoded += s.pending.length;
+                s.pending = new int[] {token};
+                s.lastToken = token;
+            }
+        }
+        return out;
     }
 
     /** A free slot, leaving {@code keep} others free. */
