@@ -31,7 +31,7 @@ block-rescale @@ native/src/row_stats.cpp @@ cpu @@ sd += sc * (bsd + dm * bs); 
 entropy-sign @@ native/src/row_stats.cpp @@ cpu @@ out.entropy = static_cast<float>(std::max(0.0, log_s - sd / s)); @@ out.entropy = static_cast<float>(std::max(0.0, log_s + sd / s));
 argmax-logprob @@ native/src/row_stats.cpp @@ cpu @@ out.argmax_logprob = static_cast<float>(-log_s); @@ out.argmax_logprob = static_cast<float>(-log_z);
 nan-plus-inf @@ native/src/row_stats.cpp @@ cpu @@ n_nan += (z != z) @@ (z == pos_inf); | n_nan += (z != z);
-topk-tie-displaces @@ native/src/row_stats.cpp @@ cpu @@ } else if (z > heap_.front().first) { @@ } else if (z >= heap_.front().first) {
+topk-unsorted @@ native/src/row_stats.cpp @@ cpu @@ std::sort(heap_.begin(), heap_.end(), better_first); @@ (void) 0;
 topk-order @@ native/src/row_stats.cpp @@ cpu @@ return a.first > b.first || (a.first == b.first && a.second < b.second); @@ return a.first > b.first || (a.first == b.first && a.second > b.second);
 topk-logprob @@ native/src/row_stats.cpp @@ cpu @@ logprobs[i] = static_cast<float>(static_cast<double>(heap_[i].first) - log_z); @@ logprobs[i] = static_cast<float>(static_cast<double>(heap_[i].first) - log_z + 1e-5);
 first-bad-row @@ native/src/row_stats.h @@ cpu @@ if (first_bad < 0 || r < first_bad) { @@ if (first_bad < 0 || r > first_bad) {
@@ -40,7 +40,9 @@ ubatch-row-offset @@ native/src/engine.cpp @@ kernel:ReferenceParityTest#smallMi
 temperature-dropped @@ native/src/engine.cpp @@ kernel:ReferenceParityTest#smallVocabularyWithTopKAndTemperature @@ e.inv_t = inverse_temperature(p); @@ e.inv_t = 1.0f;
 prefix-copy-short @@ native/src/engine.cpp @@ kernel:PackingTest#sharedPromptsEqualUnshared @@ llama_memory_seq_cp(mem, g.holder, slot, 0, g.shared); @@ llama_memory_seq_cp(mem, g.holder, slot, 0, g.shared - 1);
 packing-kv-leak @@ native/src/engine.cpp @@ kernel:PackingTest#manyGroupsInASmallContext @@ kv_used -= job.end - job.begin; @@ (void) 0;
-packing-scored-from @@ native/src/engine.cpp @@ kernel:PackingTest#packedEqualsOneAtATime @@ const bool scored = job.seq >= 0 && t >= s.score_begin - 1; @@ const bool scored = job.seq >= 0 && t >= s.score_begin - 1 && t > 0;
+first-position-unscored @@ native/src/engine.cpp @@ kernel:ReferenceParityTest#smallVocabularyModel @@ const bool scored = job.seq >= 0 && t >= s.score_begin - 1; @@ const bool scored = job.seq >= 0 && t >= s.score_begin - 1 && t > 0;
+packing-slot-positions @@ native/src/engine.cpp @@ kernel:PackingTest#packedEqualsOneAtATime @@ e.batch.pos[k] = t; @@ e.batch.pos[k] = t + (slot > 0 ? 1 : 0);
+outputs-for-slots @@ native/src/engine.cpp @@ kernel:ReferenceParityTest#moreSequenceSlotsThanTokensPerBatch @@ cp.n_outputs_max = static_cast<uint32_t>(std::max(p.n_batch, p.n_seq_max)); @@ (void) 0;
 session-undo @@ native/src/engine.cpp @@ kernel:SessionUndoTest @@ if (ret != 0) {\n                undo(); @@ if (ret != 0) {\n                (void) 0;
 session-last-token @@ native/src/engine.cpp @@ kernel:SessionPoolTest#glimpsesMatchTheReferenceAndAppendingEqualsDecodingFromScratch @@ const bool last = cursor == a.n_tokens - 1; @@ const bool last = cursor == 0;
 cuda-rank-ge @@ native/cuda/row_stats_kernels.cuh @@ emu @@ above += z > zt; @@ above += z >= zt;
@@ -88,13 +90,17 @@ for f in native/src/row_stats.cpp native/src/row_stats.h native/src/engine.cpp n
 trap restore EXIT INT TERM
 
 inc=(-I native/include -I native/src -I native/cuda)
+# Each runner returns 0 (tests pass), 1 (tests fail) or 3 (the sources do not build: not a kill).
 run_cpu() {
-    g++ -std=c++17 -O3 -march=native -fopenmp -w "${inc[@]}" native/test/row_stats_cpu_test.cpp native/src/row_stats.cpp -o "$WORK/cpu" &&
-        "$WORK/cpu" --fail-fast > "$WORK/last.log" 2>&1
+    rm -f "$WORK/cpu"
+    g++ -std=c++17 -O3 -march=native -fopenmp -w "${inc[@]}" native/test/row_stats_cpu_test.cpp native/src/row_stats.cpp -o "$WORK/cpu" \
+        > "$WORK/last.log" 2>&1 || return 3
+    "$WORK/cpu" --fail-fast > "$WORK/last.log" 2>&1
 }
 run_emu() {
-    g++ -std=c++17 -O1 -ffp-contract=off -w "${inc[@]}" native/cuda/emu/row_stats_emu_test.cpp -o "$WORK/emu" &&
-        "$WORK/emu" --fail-fast > "$WORK/last.log" 2>&1
+    rm -f "$WORK/emu"
+    g++ -std=c++17 -O1 -ffp-contract=off -w "${inc[@]}" native/cuda/emu/row_stats_emu_test.cpp -o "$WORK/emu" > "$WORK/last.log" 2>&1 || return 3
+    "$WORK/emu" --fail-fast > "$WORK/last.log" 2>&1
 }
 kernel_ready=0
 prepare_kernel() { # once: the kernel tests compiled, their class path, the JUnit console, a CMake build dir
@@ -115,7 +121,7 @@ prepare_kernel() { # once: the kernel tests compiled, their class path, the JUni
 }
 run_kernel() { # Class[#method]
     local sel=$1
-    cmake --build "$WORK/cmake" --target panscore --parallel > "$WORK/last.log" 2>&1 || return 1
+    cmake --build "$WORK/cmake" --target panscore --parallel > "$WORK/last.log" 2>&1 || return 3
     local select=(--select-class "io.panscore.kernel.$sel")
     [[ $sel == *#* ]] && select=(--select-method "io.panscore.kernel.$sel")
     PANSCORE_LIBRARY_PATH=$WORK/cmake java --enable-native-access=ALL-UNNAMED -Xss4m -jar "$WORK/junit-console.jar" execute \
@@ -158,9 +164,15 @@ while IFS= read -r line; do
         survived+=("$id (stale)")
         continue
     fi
-    if run_test "$test"; then
+    status=0
+    run_test "$test" || status=$?
+    if [ $status = 0 ]; then
         survived+=("$id")
         echo "SURVIVED  $id  ($file; $test; $((SECONDS - t0)) s)"
+    elif [ $status = 3 ]; then
+        survived+=("$id (does not build)")
+        echo "BROKEN    $id  ($file: the mutated source does not build; fix the mutation)"
+        tail -5 "$WORK/last.log"
     else
         killed=$((killed + 1))
         why=$(grep -m1 -E "FAIL|expected|Exception|error" "$WORK/last.log" | cut -c1-110 || true)

@@ -214,8 +214,24 @@ class PrmCliValuesTest {
 
         // --filter-mode drop keeps only the responses without a bad step
         CliRun drop = CliRun.of(args(in, dir.resolve("drop.jsonl"), "--ref", refPath, "--beta", Double.toString(beta), "--filter-threshold",
-                Double.toString(threshold), "--filter-mode", "drop").toArray(String[]::new));
+                Double.toString(threshold), "--filter-mode", "drop", "--select-best", "--agg", "min", "--over", "r", "--chunk", "1")
+                .toArray(String[]::new));
         assertEquals(0, drop.status(), drop.err());
+        // --agg min --over r: per problem the response whose worst step is best (the paper's best-of-N)
+        Map<String, String> bestMin = new TreeMap<>();
+        Map<String, Double> bestMinValue = new TreeMap<>();
+        for (Trajectory t : trajectories) {
+            double worst = Arrays.stream(rOf.get(t.id())).min().orElseThrow();
+            if (!bestMinValue.containsKey(t.problem()) || worst > bestMinValue.get(t.problem())) {
+                bestMinValue.put(t.problem(), worst);
+                bestMin.put(t.problem(), t.id());
+            }
+        }
+        int bestAt = drop.out().indexOf("best response per problem");
+        assertTrue(bestAt >= 0, drop.out());
+        for (Map.Entry<String, String> e : bestMin.entrySet()) {
+            assertTrue(RsrCliValuesTest.lineWith(drop.out(), e.getKey() + " ", bestAt).contains(e.getValue()), e + " in\n" + drop.out());
+        }
         Matcher d = Pattern.compile("kept (\\d+) of (\\d+) responses \\((\\d+) truncated\\)").matcher(drop.out());
         assertTrue(d.find(), drop.out());
         assertEquals(kept - truncated, Integer.parseInt(d.group(1)));

@@ -177,6 +177,30 @@ class RsrCliValuesTest {
         assertArrayEquals(clean, Files.readAllBytes(out));
     }
 
+    /** --template chatml: the prompt rendered as ChatML, its markers parsed as special tokens; only the response is scored. */
+    @Test
+    void chatmlTemplateScoresTheResponseAfterTheRenderedPrompt(@TempDir Path dir) throws IOException {
+        String[] lines = sample.split("\n");
+        Path in = Files.writeString(dir.resolve("in.jsonl"), lines[0] + "\n");
+        Path out = dir.resolve("out.jsonl");
+        List<String> args = common(in, out);
+        args.set(args.indexOf("none"), "chatml");
+        CliRun r = CliRun.of(args.toArray(String[]::new));
+        assertEquals(0, r.status(), r.err());
+        Trajectory t = trajectories.getFirst();
+        int[] prompt = model.tokenize("<|im_start|>user\n" + t.prompt() + "<|im_end|>\n<|im_start|>assistant\n", true, true);
+        int[] response = model.tokenize(t.response(), false, false);
+        int[] all = Arrays.copyOf(prompt, prompt.length + response.length);
+        System.arraycopy(response, 0, all, prompt.length, response.length);
+        ReferenceKernel.Stats[] ref = Independent.reference(engine, io.panscore.kernel.Sequence.from(all, prompt.length), 0);
+        double s = Arrays.stream(ref).mapToDouble(x -> -x.logprob()).sum();
+        double rank = Arrays.stream(ref).mapToDouble(x -> Math.min(x.rank(), 100)).sum();
+        JsonNode n = JSON.readTree(Files.readAllLines(out).getFirst());
+        assertEquals(response.length, n.get("tokens").asInt());
+        assertEquals(s / response.length, n.get("mean_surprisal").asDouble(), TOL);
+        assertEquals(rank / response.length, n.get("mean_clipped_rank").asDouble(), 1e-12, "default --r-max 100");
+    }
+
     @Test
     void onErrorFailStopsAtTheFirstBadLine(@TempDir Path dir) throws IOException {
         String[] lines = sample.split("\n");

@@ -85,6 +85,13 @@ class ReferenceParityTest {
     }
 
     @Test
+    void moreSequenceSlotsThanTokensPerBatch() {
+        // n_seq_max 16 > n_batch 4: llama.cpp reserves an output row per slot (it used to abort the JVM)
+        assertParity(TestModels.tiny(), EngineOptions.defaults().withBatchSize(4).withMicroBatchSize(4).withMaxSequences(16),
+                ScoreOptions.defaults().withTopK(2), 40);
+    }
+
+    @Test
     void withoutSkippingLlamaCppsLogitsCopy() {
         assertParity(TestModels.tiny(), EngineOptions.defaults().withSkipLogitsCopy(false), ScoreOptions.defaults(), 40);
     }
