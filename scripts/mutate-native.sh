@@ -30,7 +30,7 @@ running-max-rescale @@ native/src/row_stats.cpp @@ cpu @@ sd = sc * (sd + dm * s
 block-rescale @@ native/src/row_stats.cpp @@ cpu @@ sd += sc * (bsd + dm * bs); @@ sd += sc * bsd;
 entropy-sign @@ native/src/row_stats.cpp @@ cpu @@ out.entropy = static_cast<float>(std::max(0.0, log_s - sd / s)); @@ out.entropy = static_cast<float>(std::max(0.0, log_s + sd / s));
 argmax-logprob @@ native/src/row_stats.cpp @@ cpu @@ out.argmax_logprob = static_cast<float>(-log_s); @@ out.argmax_logprob = static_cast<float>(-log_z);
-nan-plus-inf @@ native/src/row_stats.cpp @@ cpu @@ n_nan += (z != z) @@ (z == pos_inf); | n_nan += (z != z);
+nan-plus-inf @@ native/src/row_stats.cpp @@ cpu @@ n_nan += (z != z) | (z == pos_inf); @@ n_nan += (z != z);
 topk-unsorted @@ native/src/row_stats.cpp @@ cpu @@ std::sort(heap_.begin(), heap_.end(), better_first); @@ (void) 0;
 topk-order @@ native/src/row_stats.cpp @@ cpu @@ return a.first > b.first || (a.first == b.first && a.second < b.second); @@ return a.first > b.first || (a.first == b.first && a.second > b.second);
 topk-logprob @@ native/src/row_stats.cpp @@ cpu @@ logprobs[i] = static_cast<float>(static_cast<double>(heap_[i].first) - log_z); @@ logprobs[i] = static_cast<float>(static_cast<double>(heap_[i].first) - log_z + 1e-5);
