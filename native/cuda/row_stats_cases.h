@@ -271,6 +271,13 @@ inline void all_cases(const std::function<void(Batch &)> & run, bool small) {
             b.targets[static_cast<size_t>(r)] = 20 + 10 * r;
         }
         run(b);
+        // -0 before +0 and k = 1: the lower id wins although +0's bits order after -0's
+        Batch c = make("signed zeros, -0 first, top-1", 1000, 1, 1);
+        for (int i = 0; i < c.n_vocab; ++i) c.row(0)[i] = -1.0f - 0.001f * static_cast<float>(i % 97);
+        c.row(0)[10] = -0.0f;
+        c.row(0)[20] = 0.0f;
+        c.targets[0] = 20;
+        run(c);
     }
     { // orders that stress the running maximum and the selection
         Batch b = make("sorted ascending / descending, top-64", V, 2, 64);

@@ -615,8 +615,8 @@ int32_t ps_engine_create(ps_model * model, const ps_engine_params * params, ps_e
         cp.n_threads_batch = p.n_threads;
         cp.kv_unified = true;              // micro-batches then follow the batch order (see top)
         cp.n_outputs_max_per_seq = static_cast<uint32_t>(p.n_batch);
-        // llama.cpp reserves at least n_seq_max output rows and asserts they fit in n_outputs_max
-        // (n_batch by default): an n_batch (or n_ctx) below n_seq_max would abort the process
+        // llama.cpp reserves max(outputs, n_seq_max) output rows per decode and aborts the process
+        // (GGML_ASSERT) unless that fits n_outputs_max, whose default is n_batch
         cp.n_outputs_max = static_cast<uint32_t>(std::max(p.n_batch, p.n_seq_max));
         cp.cb_eval = eval_callback;
         cp.cb_eval_user_data = e.get();

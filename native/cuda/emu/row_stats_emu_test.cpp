@@ -6,6 +6,7 @@
 //       -I native/cuda native/cuda/emu/row_stats_emu_test.cpp -o row_stats_emu_test
 //   ./row_stats_emu_test          (vocabularies of ~20k, a few rows: about a minute)
 //   ./row_stats_emu_test --full   (the GPU test's batches: 152k vocabularies, up to 256 rows; slow)
+//   ./row_stats_emu_test --fail-fast   (stop at the first failing batch: scripts/mutate-native.sh)
 //
 // It tests the kernels' logic; native/cuda/row_stats_test.cu tests the real thing on a GPU
 // (including the host code: streams, copies, scatter by destination).
@@ -25,6 +26,8 @@ namespace K = panscore::cuda;
 namespace {
 
 int g_failures = 0, g_cases = 0, g_rows = 0;
+bool g_fail_fast = false;
+struct Stop {};
 
 void run(Batch & b) {
     ++g_cases;
@@ -71,15 +74,24 @@ void run(Batch & b) {
         std::printf("  FAIL  %s: %s\n", b.label().c_str(), problem.c_str());
     }
     std::fflush(stdout);
+    if (g_failures && g_fail_fast) throw Stop{};
 }
 
 } // namespace
 
 int main(int argc, char ** argv) {
-    const bool full = argc > 1 && std::string(argv[1]) == "--full";
+    bool full = false;
+    for (int i = 1; i < argc; ++i) {
+        full |= std::string(argv[i]) == "--full";
+        g_fail_fast |= std::string(argv[i]) == "--fail-fast";
+    }
     const auto t0 = std::chrono::steady_clock::now();
     std::printf("row_stats_emu_test: the CUDA kernels on the CPU emulator (%d threads per block)\n", K::STATS_THREADS);
-    all_cases([](Batch & b) { run(b); }, /*small=*/!full);
+    try {
+        all_cases([](Batch & b) { run(b); }, /*small=*/!full);
+    } catch (const Stop &) {
+        std::printf("row_stats_emu_test: stopped at the first failure (--fail-fast)\n");
+    }
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf("row_stats_emu_test: %s: %d cases, %d rows checked against float64, %d failures (%.1f s)\n",
                 g_failures ? "FAIL" : "PASS", g_cases, g_rows, g_failures, s);

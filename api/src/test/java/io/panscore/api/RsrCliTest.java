@@ -106,9 +106,13 @@ class RsrCliTest {
                 && (!Files.exists(killed) || Files.readAllLines(killed).size() < 20)) {
             Thread.sleep(5);
         }
+        boolean finishedBeforeTheKill = !p.isAlive();
         p.destroyForcibly().waitFor();
         long linesAtKill = Files.exists(killed) ? Files.readAllLines(killed).size() : 0;
-        assertTrue(linesAtKill < 144 || !p.isAlive(), "killed after " + linesAtKill + " lines");
+        // the kill must have cut the run short, or the resume below would test nothing
+        assertTrue(!finishedBeforeTheKill && linesAtKill < 144,
+                "killed after " + linesAtKill + " of 144 lines (finished before the kill: " + finishedBeforeTheKill + ")");
+        assertTrue(Files.readAllBytes(killed).length < expected.length, "the killed run's file is shorter than the clean one");
         CliRun resumed = run(args(in, killed));
         assertEquals(0, resumed.status(), resumed.err());
         assertArrayEquals(expected, Files.readAllBytes(killed), "resumed after a kill at " + linesAtKill + " lines");

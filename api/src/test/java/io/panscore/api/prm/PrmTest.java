@@ -4,14 +4,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.panscore.api.Independent;
+import io.panscore.api.trajectory.PromptTemplate;
 import io.panscore.api.trajectory.Trajectory;
-import io.panscore.api.trajectory.TrajectoryEncoder;
 import io.panscore.kernel.Engine;
 import io.panscore.kernel.EngineOptions;
 import io.panscore.kernel.Model;
 import io.panscore.kernel.ReferenceKernel;
-import io.panscore.kernel.Sequence;
-import io.panscore.kernel.TokenScores;
 import io.panscore.kernel.fixture.FixtureSpec;
 import io.panscore.kernel.fixture.Fixtures;
 import java.io.IOException;
@@ -25,6 +24,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class PrmTest {
+
+    /** The kernel's tolerance (docs/TESTING.md). */
+    private static final double TOL = 2.4e-6;
 
     static Model policy;
     static Model reference;
@@ -54,31 +56,62 @@ class PrmTest {
         reference.close();
     }
 
+    /**
+     * ℓ_i, r^t and q^t against the float64 reference on tokens built in the test (template "none"
+     * and β passed explicitly), steps mapped to tokens independently (prefix detokenization).
+     */
     @Test
     void logRatiosAreTheDifferenceOfReferenceLogprobs() {
-        PrmScorer scorer = new PrmScorer(policyEngine, referenceEngine, PrmOptions.defaults().withKeepLogRatios(true));
+        double beta = 0.05;
+        PrmScorer scorer = new PrmScorer(policyEngine, referenceEngine,
+                PrmOptions.defaults().withBeta(beta).withTemplate(PromptTemplate.none()).withDelimiter("\n\n").withKeepLogRatios(true));
         List<PrmScorer.Outcome> out = scorer.scoreAll(TRAJECTORIES);
-        TrajectoryEncoder enc = new TrajectoryEncoder(policy, PrmOptions.defaults().template());
-        int vocab = policy.info().vocabSize();
         for (int j = 0; j < TRAJECTORIES.size(); j++) {
+            Trajectory t = TRAJECTORIES.get(j);
             PrmScore s = ((PrmScorer.Scored) out.get(j)).score();
-            TrajectoryEncoder.Encoded e = enc.encode(TRAJECTORIES.get(j));
-            Sequence seq = Sequence.from(e.tokens(), e.promptLength());
-            float[] lp = policyEngine.logits(List.of(seq));
-            float[] lr = referenceEngine.logits(List.of(seq));
-            double sum = 0;
+            Independent.Tokens tok = Independent.tokensNoTemplate(policy, t);
+            ReferenceKernel.Stats[] lp = Independent.reference(policyEngine, tok.sequence(), 0);
+            ReferenceKernel.Stats[] lr = Independent.reference(referenceEngine, tok.sequence(), 0);
+            int[] step = t.steps() != null ? Independent.tokenStepsAt(policy, tok.response(), explicitEnds(t.steps()))
+                    : Independent.tokenSteps(policy, tok.response(), t.response(), "\n\n");
+            assertEquals(lp.length, s.tokenCount(), t.id());
+            double[] r = new double[step[step.length - 1] + 1];
+            int[] count = new int[r.length];
             for (int i = 0; i < s.tokenCount(); i++) {
-                int y = e.tokens()[e.promptLength() + i];
-                double expected = ReferenceKernel.stats(lp, i * vocab, vocab, y, 1, 0).logprob()
-                        - ReferenceKernel.stats(lr, i * vocab, vocab, y, 1, 0).logprob();
-                assertEquals(expected, s.logRatios()[i], 2e-4, s.id() + " token " + i);
-                sum += expected;
+                double expected = lp[i].logprob() - lr[i].logprob();
+                assertEquals(expected, s.logRatios()[i], 2 * TOL * (1 + Math.abs(lp[i].logprob())), t.id() + " token " + i);
+                r[step[i]] += beta * expected;
+                count[step[i]]++;
             }
-            assertEquals(0.001 * sum, s.responseReward(), 2e-6, s.id()); // the default beta, the released code's
-            assertEquals(s.tokenCount(), s.steps().stream().mapToInt(StepReward::tokenCount).sum());
+            double q = 0;
+            int k = 0;
+            for (int st = 0; st < r.length; st++) {
+                if (count[st] == 0) {
+                    continue;
+                }
+                q += r[st];
+                StepReward got = s.steps().get(k++);
+                assertEquals(st, got.index(), t.id());
+                assertEquals(count[st], got.tokenCount(), t.id() + " step " + st + " tokens");
+                assertEquals(r[st], got.reward(), 1e-5, t.id() + " step " + st + " r");
+                assertEquals(q, got.value(), 1e-5, t.id() + " step " + st + " q");
+            }
+            assertEquals(k, s.steps().size(), t.id());
+            assertEquals(q, s.responseReward(), 1e-5, t.id());
+            assertEquals(beta, s.beta(), 0);
         }
-        PrmScore d = ((PrmScorer.Scored) out.get(3)).score();
-        assertEquals(3, d.steps().size(), "explicit steps are used as given");
+        assertEquals(3, ((PrmScorer.Scored) out.get(3)).score().steps().size(), "explicit steps are used as given");
+        assertEquals(3, ((PrmScorer.Scored) out.get(0)).score().steps().size(), "three \\n\\n-separated steps");
+    }
+
+    private static int[] explicitEnds(List<String> steps) {
+        int[] ends = new int[steps.size()];
+        int at = 0;
+        for (int i = 0; i < ends.length; i++) {
+            at += steps.get(i).getBytes(StandardCharsets.UTF_8).length;
+            ends[i] = at;
+        }
+        return ends;
     }
 
     @Test
@@ -96,11 +129,14 @@ class PrmTest {
 
     @Test
     void noReferenceUsesThePolicyLogprobs() {
-        PrmScore s = ((PrmScorer.Scored) new PrmScorer(policyEngine, null, PrmOptions.defaults().withBeta(1).withKeepLogRatios(true))
+        PrmScore s = ((PrmScorer.Scored) new PrmScorer(policyEngine, null,
+                PrmOptions.defaults().withBeta(0.5).withTemplate(PromptTemplate.none()).withKeepLogRatios(true))
                 .scoreAll(TRAJECTORIES.subList(0, 1)).getFirst()).score();
-        TrajectoryEncoder.Encoded e = new TrajectoryEncoder(policy, PrmOptions.defaults().template()).encode(TRAJECTORIES.getFirst());
-        TokenScores t = policyEngine.score(Sequence.from(e.tokens(), e.promptLength()));
-        assertEquals(t.totalLogprob(), s.responseReward(), 1e-4);
+        double sum = 0;
+        for (ReferenceKernel.Stats x : Independent.reference(policyEngine, Independent.tokensNoTemplate(policy, TRAJECTORIES.getFirst()).sequence(), 0)) {
+            sum += x.logprob();
+        }
+        assertEquals(0.5 * sum, s.responseReward(), 1e-5);
         assertTrue(s.responseReward() < 0);
     }
 

@@ -61,9 +61,11 @@ class RouterServerTest {
         assertTrue(id.matches("[0-9a-f]{32}"), "a random 128-bit id: " + id);
         Reply g1 = call("POST", "/v1/sessions/" + id + "/glimpse", null);
         assertEquals(200, g1.status(), g1.text());
-        try (GlimpRouter.RouterSession local = router.open("What is 6 times 7?")) {
-            assertEquals(router.glimpse(local).exactEntropy(), g1.json().get("exact_entropy").asDouble(), 1e-4);
-            assertEquals(router.glimpse(local).token(), g1.json().get("token").asInt());
+        // the float64 reference on the same tokens, not the router under test
+        try (io.panscore.kernel.Engine scratch = model.newEngine(io.panscore.kernel.EngineOptions.defaults().withContextSize(512))) {
+            io.panscore.kernel.ReferenceKernel.Stats ref = io.panscore.api.Independent.next(scratch, model.tokenize("What is 6 times 7?", true, true), 0);
+            assertEquals(ref.entropy(), g1.json().get("exact_entropy").asDouble(), 1e-4);
+            assertEquals(ref.argmax(), g1.json().get("token").asInt());
         }
         assertEquals(g1.json().get("entropy").asDouble() >= 5.0 ? "large" : "small", g1.json().get("route").asText());
         Reply app = call("POST", "/v1/sessions/" + id + "/append", "{\"text\": \"Six sevens.\"}");

@@ -36,19 +36,20 @@ class RsrTest {
     void rsrEqualsTheReferenceComputation() throws Exception {
         List<Trajectory> sample = SampleData.trajectories();
         for (int rMax : new int[] {100, 5}) {
-            TrajectoryScorer scorer = new TrajectoryScorer(engine, TrajectoryOptions.defaults().withRMax(rMax));
+            // template "none" passed explicitly; the tokens are built by the test, not by the encoder under test
+            TrajectoryScorer scorer = new TrajectoryScorer(engine, TrajectoryOptions.defaults().withRMax(rMax).withTemplate(PromptTemplate.none()));
             List<TrajectoryScorer.Outcome> outcomes = scorer.scoreAll(sample);
             int vocab = model.info().vocabSize();
             for (int j = 0; j < sample.size(); j++) {
                 TrajectoryScore got = ((TrajectoryScorer.Scored) outcomes.get(j)).score();
-                TrajectoryEncoder.Encoded e = scorer.encoder().encode(sample.get(j));
-                float[] logits = engine.logits(List.of(Sequence.from(e.tokens(), e.promptLength())));
+                io.panscore.api.Independent.Tokens e = io.panscore.api.Independent.tokensNoTemplate(model, sample.get(j));
+                float[] logits = engine.logits(List.of(Sequence.from(e.all(), e.promptLength())));
                 double sumS = 0;
                 double sumR = 0;
                 double sumH = 0;
-                int n = e.tokens().length - e.promptLength();
+                int n = e.all().length - e.promptLength();
                 for (int i = 0; i < n; i++) {
-                    ReferenceKernel.Stats ref = ReferenceKernel.stats(logits, i * vocab, vocab, e.tokens()[e.promptLength() + i], 1.0, 0);
+                    ReferenceKernel.Stats ref = ReferenceKernel.stats(logits, i * vocab, vocab, e.all()[e.promptLength() + i], 1.0, 0);
                     sumS += -ref.logprob();
                     sumR += Math.min(ref.rank(), rMax);
                     sumH += ref.entropy();

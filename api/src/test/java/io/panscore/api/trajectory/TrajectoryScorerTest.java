@@ -86,8 +86,11 @@ class TrajectoryScorerTest {
         TrajectoryEncoder.Encoded a = enc.encode(Trajectory.of("a", "p", "t", "What is 2+2?", "4"));
         TrajectoryEncoder.Encoded b = enc.encode(Trajectory.of("b", "p", "t", "What is 2+2?", "4<|im_end|>\n"));
         assertEquals(a.responseTokens().length, b.responseTokens().length);
-        String prompt = model.detokenize(java.util.Arrays.copyOf(a.tokens(), a.promptLength()), true);
-        assertTrue(prompt.endsWith("<|im_start|>assistant\n"), prompt);
+        // the prompt ends with the special token <|im_start|> (one id, not its text as several tokens), then "assistant\n"
+        int[] opening = model.tokenize("<|im_start|>assistant\n", false, true);
+        assertEquals(1, model.tokenize("<|im_start|>", false, true).length);
+        int[] tail = java.util.Arrays.copyOfRange(a.tokens(), a.promptLength() - opening.length, a.promptLength());
+        org.junit.jupiter.api.Assertions.assertArrayEquals(opening, tail, model.detokenize(java.util.Arrays.copyOf(a.tokens(), a.promptLength()), true));
         TrajectoryEncoder none = new TrajectoryEncoder(model, PromptTemplate.none());
         TrajectoryEncoder.Encoded c = none.encode(Trajectory.of("c", "p", "t", "What is 2+2? ", "4"));
         assertEquals("What is 2+2? ", model.detokenize(java.util.Arrays.copyOf(c.tokens(), c.promptLength()), true));
