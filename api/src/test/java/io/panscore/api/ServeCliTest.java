@@ -68,7 +68,7 @@ class ServeCliTest {
 
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "--enable-native-access=ALL-UNNAMED",
                 "-cp", System.getProperty("java.class.path"), Main.class.getName(), "serve", "--model", tiny.toString(), "--port", "0", "--host",
-                "127.0.0.1", "--threshold", Double.toString(tau), "--mode", "top-k", "--delimiter", " ### ", "--max-sessions", "2", "--ctx", "512",
+                "127.0.0.1", "--threshold", Double.toString(tau), "--mode", "top-k", "--delimiter", " ### ", "--max-sessions", "2", "--max-sessions-per-client", "0", "--one-shot-reserve", "0", "--ctx", "512",
                 "--max-wait-us", "50", "--max-body", "2000", "--max-tokens", "100", "--threads", "1", "--gpu-layers", "0"));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         try {
@@ -88,7 +88,7 @@ class ServeCliTest {
             Reply health = call(port, "GET", "/health", null);
             assertEquals(200, health.status());
             assertEquals(tau, health.json().get("threshold").asDouble(), 0);
-            assertEquals("top_k", health.json().get("mode").asText());
+            assertEquals("top-k", health.json().get("mode").asText());
             int small = 0;
             for (int i = 0; i < contexts.length; i++) {
                 Reply d = call(port, "POST", "/v1/glimpse", JSON.writeValueAsString(java.util.Map.of("context", contexts[i])));
@@ -104,7 +104,7 @@ class ServeCliTest {
             Reply open = call(port, "POST", "/v1/sessions", "{\"prompt\": \"Count:\"}");
             assertEquals(201, open.status());
             int before = open.json().get("tokens").asInt();
-            Reply app = call(port, "POST", "/v1/sessions/" + open.json().get("session").asLong() + "/append", "{\"text\": \"one\"}");
+            Reply app = call(port, "POST", "/v1/sessions/" + open.json().get("session").asText() + "/append", "{\"text\": \"one\"}");
             int added;
             try (Model model = Model.load(tiny)) {
                 added = model.tokenize("one ### ", false, false).length;
@@ -116,7 +116,7 @@ class ServeCliTest {
             assertEquals(201, second.status());
             assertEquals(503, call(port, "POST", "/v1/sessions", "{\"prompt\": \"three\"}").status());
             assertEquals(503, call(port, "POST", "/v1/glimpse", "{\"context\": \"a one-shot glimpse needs a session slot too\"}").status());
-            assertEquals(200, call(port, "DELETE", "/v1/sessions/" + second.json().get("session").asLong(), null).status());
+            assertEquals(200, call(port, "DELETE", "/v1/sessions/" + second.json().get("session").asText(), null).status());
             // --max-body 2000 and --max-tokens 100
             assertEquals(413, call(port, "POST", "/v1/glimpse", "{\"context\": \"" + "z".repeat(2100) + "\"}").status());
             assertEquals(413, call(port, "POST", "/v1/glimpse", "{\"context\": \"" + "a b ".repeat(120) + "\"}").status());

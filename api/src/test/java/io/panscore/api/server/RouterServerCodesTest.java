@@ -46,7 +46,7 @@ class RouterServerCodesTest {
         RouterMetrics metrics = new RouterMetrics();
         router = GlimpRouter.builder(model).maxSessions(4).contextSize(512).threshold(TAU).entropyMode(EntropyMode.EXACT).delimiter("\n\n")
                 .listener(metrics).build();
-        server = RouterServer.start(router, ServerOptions.defaults().withPort(0).withMaxBodyBytes(1000).withMaxTokens(60), metrics);
+        server = RouterServer.start(router, ServerOptions.defaults().withPort(0).withMaxBodyBytes(1000).withMaxTokens(60).withMaxSessionsPerClient(0), metrics);
     }
 
     @AfterAll
@@ -86,7 +86,7 @@ class RouterServerCodesTest {
         Reply open = call("POST", "/v1/sessions", "{\"prompt\": \"" + prompt + "\"}");
         assertEquals(201, open.status(), open.text());
         assertEquals(ctx.length, open.json().get("tokens").asInt());
-        long id = open.json().get("session").asLong();
+        String id = open.json().get("session").asText();
         Reply g = call("POST", "/v1/sessions/" + id + "/glimpse", null);
         assertEquals(200, g.status(), g.text());
         assertDecision(ctx, g.json());
@@ -102,14 +102,14 @@ class RouterServerCodesTest {
         Reply fork = call("POST", "/v1/sessions/" + id + "/fork", null);
         assertEquals(201, fork.status(), fork.text());
         assertEquals(grown.length, fork.json().get("tokens").asInt());
-        long forked = fork.json().get("session").asLong();
-        assertTrue(forked != id);
+        String forked = fork.json().get("session").asText();
+        assertTrue(!forked.equals(id));
         assertDecision(grown, call("POST", "/v1/sessions/" + forked + "/glimpse", null).json());
         assertDecision(grown, call("POST", "/v1/sessions/" + id + "/glimpse", null).json());
         Reply del = call("DELETE", "/v1/sessions/" + forked, null);
         assertEquals(200, del.status());
         assertTrue(del.json().get("closed").asBoolean());
-        assertEquals(forked, del.json().get("session").asLong());
+        assertEquals(forked, del.json().get("session").asText());
         assertEquals(404, call("DELETE", "/v1/sessions/" + forked, null).status(), "deleted twice");
         assertEquals(200, call("DELETE", "/v1/sessions/" + id, null).status());
         // one-shot glimpses: text (special tokens parsed), tokens, chat messages
@@ -135,7 +135,7 @@ class RouterServerCodesTest {
 
     @Test
     void everyErrorStatusWithItsType() throws Exception {
-        long id = call("POST", "/v1/sessions", "{\"prompt\": \"errors\"}").json().get("session").asLong();
+        String id = call("POST", "/v1/sessions", "{\"prompt\": \"errors\"}").json().get("session").asText();
         try {
             expect(405, "method_not_allowed", call("GET", "/v1/glimpse", null));
             expect(405, "method_not_allowed", call("DELETE", "/v1/sessions", null));
@@ -157,21 +157,21 @@ class RouterServerCodesTest {
             expect(400, "bad_request", call("POST", "/v1/glimpse", "{\"messages\": [{\"role\": \"user\"}]}"));
             expect(400, "bad_request", call("POST", "/v1/sessions", "{\"prompt\": [\"not\", \"text\"]}"));
             expect(400, "invalid_input", call("POST", "/v1/glimpse", "{\"tokens\": [999999]}"));
-            expect(413, "bad_request", call("POST", "/v1/glimpse", "{\"context\": \"" + "y".repeat(1200) + "\"}"));
-            expect(413, "bad_request", call("POST", "/v1/sessions/" + id + "/append", "{\"text\": \"" + "go ".repeat(100) + "\"}"));
-            expect(413, "bad_request", call("POST", "/v1/glimpse", "{\"tokens\": " + Arrays.toString(new int[61]) + "}"));
+            expect(413, "too_large", call("POST", "/v1/glimpse", "{\"context\": \"" + "y".repeat(1200) + "\"}"));
+            expect(413, "too_large", call("POST", "/v1/sessions/" + id + "/append", "{\"text\": \"" + "go ".repeat(100) + "\"}"));
+            expect(413, "too_large", call("POST", "/v1/glimpse", "{\"tokens\": " + Arrays.toString(new int[61]) + "}"));
             // no capacity: 503 with Retry-After
-            long[] more = new long[3];
+            String[] more = new String[3];
             for (int i = 0; i < 3; i++) {
                 Reply r = call("POST", "/v1/sessions", "{\"prompt\": \"s" + i + "\"}");
                 assertEquals(201, r.status(), r.text());
-                more[i] = r.json().get("session").asLong();
+                more[i] = r.json().get("session").asText();
             }
             Reply full = call("POST", "/v1/sessions", "{\"prompt\": \"one too many\"}");
             expect(503, "capacity", full);
             assertEquals("1", full.raw().headers().firstValue("retry-after").orElse(""));
             expect(503, "capacity", call("POST", "/v1/sessions/" + id + "/fork", null));
-            for (long m : more) {
+            for (String m : more) {
                 assertEquals(200, call("DELETE", "/v1/sessions/" + m, null).status());
             }
         } finally {

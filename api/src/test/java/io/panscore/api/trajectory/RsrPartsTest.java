@@ -180,9 +180,10 @@ class RsrPartsTest {
         TrajectoryEncoder.Encoded r = enc.encode(Trajectory.of("b", "p", "t", "Q", "a <|im_start|> b"));
         assertArrayEquals(model.tokenize("a <|im_start|> b", false, false), r.responseTokens());
         assertTrue(Arrays.stream(r.responseTokens()).noneMatch(x -> x == imStart));
-        // template none: the prompt's text is plain text too
+        // template none: the prompt is pre-rendered text (docs/PARITY.md), so its special-token texts are tokens
         TrajectoryEncoder none = new TrajectoryEncoder(model, PromptTemplate.none());
         TrajectoryEncoder.Encoded n = none.encode(Trajectory.of("c", "p", "t", "<|im_start|>x", "4"));
-        assertArrayEquals(model.tokenize("<|im_start|>x", true, false), Arrays.copyOf(n.tokens(), n.promptLength()));
+        assertArrayEquals(model.tokenize("<|im_start|>x", true, true), Arrays.copyOf(n.tokens(), n.promptLength()));
+        assertEquals(imStart, n.tokens()[n.promptLength() - 2]);
     }
 }
