@@ -118,6 +118,37 @@ class RouteCliTest {
         assertNotEquals(0, refused.status());
     }
 
+    /** Problems routed at once (glimpses batched, small-model steps sharing decodes): every problem gets a whole trace. */
+    @Test
+    void routesProblemsInParallel(@TempDir Path dir) throws Exception {
+        Path large = Fixtures.model(FixtureSpec.tinyQwen2Small().withSeed(7), CHATML);
+        Path in = dir.resolve("problems.jsonl");
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < 6; i++) {
+            sb.append("{\"id\": \"q").append(i).append("\", \"prompt\": \"Once upon a time there was a cat number ").append(i).append("\"}\n");
+        }
+        Files.writeString(in, sb);
+        Path out = dir.resolve("traces.jsonl");
+        CliRun r = CliRun.of("route", "--small", SharedModels.stories260K().toString(), "--template", "chatml", "--large", large.toString(), "--in",
+                in.toString(), "--out", out.toString(), "--threshold", "1.0", "--max-step-tokens", "5", "--max-total-tokens", "20", "--max-answer-tokens", "3",
+                "--ctx", "512", "--parallel", "3");
+        assertEquals(0, r.status(), r.err());
+        List<JsonNode> traces = read(out);
+        assertEquals(List.of("q0", "q1", "q2", "q3", "q4", "q5"), traces.stream().map(t -> t.path("id").asText()).sorted().toList());
+        for (JsonNode t : traces) {
+            assertEquals("glimp", t.path("policy").asText());
+            assertEquals(1.0, t.path("threshold").asDouble());
+            long sum = 0;
+            for (JsonNode s : t.path("steps")) {
+                double h = s.path("entropy").asDouble();
+                assertTrue(h >= 0 && h <= Math.log(20) + 1e-9, "top-20 entropy: " + h);
+                assertEquals(h >= 1.0, s.path("model").asText().equals("large"), s.toString());
+                sum += s.path("tokens").asInt();
+            }
+            assertTrue(sum >= 20, t.toString());
+        }
+    }
+
     @Test
     void onErrorFailStopsAtTheBadLine(@TempDir Path dir) throws Exception {
         Path in = dir.resolve("problems.jsonl");

@@ -126,6 +126,10 @@ final class RouteCommand implements Callable<Integer> {
     @Option(names = "--timeout", description = "seconds per request to --large-url. Default: ${DEFAULT-VALUE}")
     int timeoutSeconds = 600;
 
+    @Option(names = "--parallel", description = "problems routed at once: their glimpses are micro-batched and their small-model steps "
+            + "share batched decodes (traces are written as problems finish). Default: ${DEFAULT-VALUE}")
+    int parallel = 1;
+
     @Option(names = "--gpu-layers", description = "layers to offload to the GPU (-1 = all), both local models. Default: ${DEFAULT-VALUE}")
     int gpuLayers = 0;
 
@@ -160,68 +164,83 @@ final class RouteCommand implements Callable<Integer> {
         meta.put("large_template", largeTemplate);
         meta.put("ctx", contextSize);
 
-        long written = 0;
+        if (parallel < 1) {
+            throw new IllegalArgumentException("--parallel must be >= 1, got " + parallel);
+        }
+        long[] written = {0};
         long skipped = 0;
-        long smallTokens = 0;
-        long largeTokens = 0;
+        long[] tokens = {0, 0}; // small, large
         long t0 = System.nanoTime();
         try (Model smallModel = Model.load(small, mo)) {
             Templates.check(smallTemplate, smallModel);
             int ctx = contextSize > 0 ? contextSize : Math.min(Math.max(512, smallModel.info().contextTrain()), maxTotalTokens + maxAnswerTokens + 2048);
-            try (GlimpRouter router = GlimpRouter.builder(smallModel).threshold(threshold).template(smallTemplate).contextSize(ctx).maxSessions(2).build();
-                    StepWriter writer = large.file != null ? LocalStepWriter.load(large.file, mo, PromptTemplate.parse(largeTemplate), 1, ctx)
+            try (GlimpRouter router = GlimpRouter.builder(smallModel).threshold(threshold).template(smallTemplate).contextSize(ctx * parallel)
+                            .maxSessions(parallel + 1).build();
+                    StepWriter writer = large.file != null ? LocalStepWriter.load(large.file, mo, PromptTemplate.parse(largeTemplate), parallel, ctx * parallel)
                             : new OpenAiStepWriter(large.url, largeModel, System.getenv(apiKeyEnv), Duration.ofSeconds(timeoutSeconds));
                     RoutingLoop loop = new RoutingLoop(router, writer, options);
                     ScoreWriter outFile = ScoreWriter.open(out, ScoreWriter.Format.JSONL, null, meta);
                     BufferedReader reader = Files.newBufferedReader(in, StandardCharsets.UTF_8)) {
                 Set<String> done = Set.copyOf(outFile.doneIds());
-                int lineNo = 0;
-                for (String line; (line = reader.readLine()) != null;) {
-                    lineNo++;
-                    if (line.isBlank()) {
-                        continue;
-                    }
-                    Problem problem;
-                    try {
-                        problem = parse(line, lineNo);
-                    } catch (InvalidInputException e) {
-                        if (onError.equals("fail")) {
-                            throw new InvalidInputException(0, e.getMessage() + "; stopped there (--on-error fail) after writing " + written
-                                    + " trace(s) to " + out);
+                java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(parallel);
+                java.util.concurrent.ExecutorCompletionService<Object[]> running = new java.util.concurrent.ExecutorCompletionService<>(pool);
+                int inFlight = 0;
+                String[] failure = {null};
+                try {
+                    int lineNo = 0;
+                    for (String line; failure[0] == null && (line = reader.readLine()) != null;) {
+                        lineNo++;
+                        if (line.isBlank()) {
+                            continue;
                         }
-                        skipped++;
-                        stderr.println("panscore: skipping " + e.getMessage());
-                        continue;
-                    }
-                    if (done.contains(problem.id)) {
-                        continue;
-                    }
-                    RoutedTrace trace;
-                    try {
-                        trace = loop.route(problem.messages);
-                    } catch (RuntimeException e) {
-                        String why = "line " + lineNo + ": problem \"" + problem.id + "\" could not be routed: " + e.getMessage();
-                        if (onError.equals("fail")) {
-                            throw new InvalidInputException(0, why + "; stopped there (--on-error fail) after writing " + written + " trace(s) to " + out);
+                        Problem problem;
+                        try {
+                            problem = parse(line, lineNo);
+                        } catch (InvalidInputException e) {
+                            if (onError.equals("fail")) {
+                                failure[0] = e.getMessage();
+                                break;
+                            }
+                            skipped++;
+                            stderr.println("panscore: skipping " + e.getMessage());
+                            continue;
                         }
-                        skipped++;
-                        stderr.println("panscore: skipping " + why);
-                        continue;
-                    }
-                    outFile.writeRecord(problem.id, json(problem.id, p, threshold, trace));
-                    written++;
-                    for (RoutedTrace.Step s : trace.steps()) {
-                        if (s.model().equals("large")) {
-                            largeTokens += Math.max(0, s.tokens());
-                        } else {
-                            smallTokens += s.tokens();
+                        if (done.contains(problem.id)) {
+                            continue;
+                        }
+                        int n = lineNo;
+                        running.submit(() -> {
+                            try {
+                                return new Object[] {problem, n, loop.route(problem.messages)};
+                            } catch (RuntimeException e) {
+                                return new Object[] {problem, n, e};
+                            }
+                        });
+                        inFlight++;
+                        while (inFlight >= parallel) {
+                            inFlight--;
+                            skipped += collect(running.take().get(), p, outFile, written, tokens, stderr, failure);
                         }
                     }
+                    while (inFlight > 0) {
+                        inFlight--;
+                        skipped += collect(running.take().get(), p, outFile, written, tokens, stderr, failure);
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IOException("interrupted", e);
+                } catch (java.util.concurrent.ExecutionException e) {
+                    throw new IllegalStateException(e.getCause());
+                } finally {
+                    pool.shutdownNow();
                 }
-                stdout.printf(Locale.ROOT, "routed %,d problem(s) in %.1f s (policy %s; step tokens: %,d small, %,d large)%s; skipped %d%n", written,
-                        (System.nanoTime() - t0) / 1e9, policy, smallTokens, largeTokens,
+                if (failure[0] != null) {
+                    throw new InvalidInputException(0, failure[0] + "; stopped there (--on-error fail) after writing " + written[0] + " trace(s) to " + out);
+                }
+                stdout.printf(Locale.ROOT, "routed %,d problem(s) in %.1f s (policy %s; step tokens: %,d small, %,d large)%s; skipped %d%n", written[0],
+                        (System.nanoTime() - t0) / 1e9, policy, tokens[0], tokens[1],
                         done.isEmpty() ? "" : String.format(Locale.ROOT, ", %,d already in %s", done.size(), out), skipped);
-                if (written == 0 && done.isEmpty()) {
+                if (written[0] == 0 && done.isEmpty()) {
                     throw new InvalidInputException(0, "nothing was routed: --in " + in + " holds no routable problem (see the messages above)");
                 }
             }
@@ -230,6 +249,28 @@ final class RouteCommand implements Callable<Integer> {
     }
 
     record Problem(String id, List<ChatMessage> messages) {}
+
+    /** Writes a finished problem's trace, or reports its failure; returns 1 when it was skipped. */
+    private int collect(Object[] done, RoutePolicy p, ScoreWriter outFile, long[] written, long[] tokens, PrintWriter stderr, String[] failure)
+            throws IOException {
+        Problem problem = (Problem) done[0];
+        if (done[2] instanceof RuntimeException e) {
+            String why = "line " + done[1] + ": problem \"" + problem.id + "\" could not be routed: " + e.getMessage();
+            if (onError.equals("fail")) {
+                failure[0] = failure[0] == null ? why : failure[0];
+                return 0;
+            }
+            stderr.println("panscore: skipping " + why);
+            return 1;
+        }
+        RoutedTrace trace = (RoutedTrace) done[2];
+        outFile.writeRecord(problem.id, json(problem.id, p, threshold, trace));
+        written[0]++;
+        for (RoutedTrace.Step s : trace.steps()) {
+            tokens[s.model().equals("large") ? 1 : 0] += Math.max(0, s.tokens());
+        }
+        return 0;
+    }
 
     static Problem parse(String line, int lineNo) {
         JsonNode n;
