@@ -27,6 +27,13 @@ import java.util.Set;
  * it; RoutingLoopTest checks the total). The generated tokens stay in the session: the next glimpse
  * decodes only the step's last token.
  *
+ * <p>Limits: in a session opened on chat messages with {@link ProbeContext#RELEASED} the context is
+ * re-tokenized whole after every step; when that tokenization does not extend the tokens the small
+ * model generated (the first step, whose continued turn adds {@code "<think>"}; a sampled,
+ * non-canonical tokenization), the session is decoded afresh from the released tokens (exact, at the
+ * price of a prefix decode). In a session opened on text, a stop string that ends inside a token
+ * leaves that token's remainder in the context (the step's text is cut before the stop string).
+ *
  * <p>Thread-safety: {@link #route} may be called from many threads at once; their glimpses are
  * micro-batched by the router and their small-model steps share the generator's batched steps.
  */
