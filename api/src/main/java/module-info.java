@@ -16,6 +16,7 @@ module io.panscore.api {
     requires io.prometheus.metrics.expositionformats;
     requires io.prometheus.writer.text; // holds ExpositionFormats
     requires info.picocli;
+    requires java.net.http; // OpenAiStepWriter
 
     exports io.panscore.api;
     exports io.panscore.api.prm;

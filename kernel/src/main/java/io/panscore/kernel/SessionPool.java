@@ -64,6 +64,7 @@ public final class SessionPool implements AutoCloseable {
     private final int contextSize;
     private final int topK;
     private long nextId = 1;
+    private long decodedTokens;                        // tokens decoded by glimpse and sample, re-decodes included
     private int reservedSlots;
     private int reservedTokens;
 
@@ -266,6 +267,7 @@ public final class SessionPool implements AutoCloseable {
                 float[] topLps = topK > 0 ? lps.asSlice((long) j * topK * Float.BYTES, (long) topK * Float.BYTES).toArray(ValueLayout.JAVA_FLOAT) : new float[0];
                 Glimpse g = new Glimpse(ps_token_stats.entropy(st), Glimpse.renormalisedEntropy(topLps, 0, topK), ps_token_stats.argmax_id(st),
                         ps_token_stats.argmax_logprob(st), topIds, topLps);
+                decodedTokens += s.pending.length;
                 s.decoded += s.pending.length;
                 s.pending = new int[0];
                 s.last = g;
@@ -352,12 +354,21 @@ public final class SessionPool implements AutoCloseable {
                 int token = ps_token_stats.target_id(st);
                 out[j] = new GeneratedToken(token, ps_token_stats.logprob(st), ps_token_stats.rank(st), ps_token_stats.entropy(st),
                         ps_token_stats.argmax_id(st), ps_token_stats.argmax_logprob(st), topIds, topLps, eog.getAtIndex(ValueLayout.JAVA_INT, j) != 0);
+                decodedTokens += s.pending.length;
                 s.decoded += s.pending.length;
                 s.pending = new int[] {token};
                 s.lastToken = token;
             }
         }
         return out;
+    }
+
+    /**
+     * Tokens decoded so far by {@link #glimpse} and by generation steps, counting the last token a
+     * generation re-decodes when its session has nothing pending (what routing and generation cost).
+     */
+    public synchronized long decodedTokens() {
+        return decodedTokens;
     }
 
     /** A free slot, leaving {@code keep} others free. */

@@ -13,6 +13,7 @@ import picocli.CommandLine.Command;
         description = "Exact per-token log-probs, entropy and rank under llama.cpp models.",
         subcommands = {DemoCommand.class, ScoreCommand.class, RsrCommand.class, PrmCommand.class, ServeCommand.class, InfoCommand.class, FixtureCommand.class,
                 ReportCommand.class,
+                RouteCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main {
 

@@ -630,6 +630,70 @@ public final class GlimpRouter implements AutoCloseable {
         }
     }
 
+    // ---- for RoutingLoop (same package) -------------------------------------------------------
+
+    /** The pool the sessions live in (the routing loop generates SMALL steps on it). */
+    SessionPool pool() {
+        return pool;
+    }
+
+    /** A router session's pool session. */
+    SessionPool.Session poolSession(RouterSession s) {
+        return s.session;
+    }
+
+    /**
+     * Accepts a step the small model generated in the session itself: its tokens are already in
+     * the session (the last one pending), so nothing is decoded again. A session opened on text
+     * gets the delimiter appended when the generation did not end with it; a RELEASED session
+     * re-renders its context and appends what the released tokenization adds beyond the generated
+     * tokens (or decodes its context afresh when that tokenization does not extend them).
+     */
+    void acceptGenerated(RouterSession s, String step, int[] generated, boolean endedWithDelimiter) {
+        requireOpen();
+        if (s.messages == null) {
+            if (!endedWithDelimiter) {
+                pool.append(s.session, model.tokenize(delimiter, false, false));
+            }
+            return;
+        }
+        synchronized (s) {
+            int[] held = java.util.Arrays.copyOf(s.tokens, s.tokens.length + generated.length);
+            System.arraycopy(generated, 0, held, s.tokens.length, generated.length);
+            List<String> steps = new ArrayList<>(s.steps);
+            steps.add(step);
+            int[] next = tokenizeContext(probeText(model, s.messages, steps));
+            boolean extends_ = next.length >= held.length && java.util.Arrays.equals(held, 0, held.length, next, 0, held.length);
+            if (extends_) {
+                if (next.length > held.length) {
+                    pool.append(s.session, java.util.Arrays.copyOfRange(next, held.length, next.length));
+                }
+            } else {
+                SessionPool.Session old = s.session;
+                pool.close(old);
+                s.session = pool.open(next);
+            }
+            s.tokens = next;
+            s.steps.add(step);
+        }
+    }
+
+    /** Whether the session was opened on chat messages with the RELEASED probe context. */
+    boolean isReleased(RouterSession s) {
+        return s.messages != null;
+    }
+
+    /** A whole context's tokens, tokenized at once (special tokens parsed, no second BOS). */
+    static int[] tokenizeWhole(Model model, String text) {
+        int bos = model.info().bos();
+        boolean hasBos = bos >= 0 && !text.isEmpty() && text.startsWith(model.tokenText(bos));
+        return model.tokenize(text, !hasBos, true);
+    }
+
+    PromptTemplate template() {
+        return template;
+    }
+
     /** Stops the dispatcher (waiting glimpses fail with ClosedException), frees all sessions. Idempotent. */
     @Override
     public void close() {
