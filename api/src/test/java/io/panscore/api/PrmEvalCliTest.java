@@ -83,7 +83,7 @@ class PrmEvalCliTest {
         double f1 = accE + accC == 0 ? 0 : 2 * accE * accC / (accE + accC);
         Path eval = Files.writeString(dir.resolve("labelled.jsonl"), labelled.toString());
         List<String> a2 = base(dir.resolve("eval.jsonl"));
-        a2.addAll(List.of("--eval", eval.toString(), "--beta", "0.005"));
+        a2.addAll(List.of("--eval", eval.toString(), "--beta", "0.005", "--error-threshold", "0.5"));
         CliRun r2 = CliRun.of(a2.toArray(String[]::new));
         assertEquals(0, r2.status(), r2.err());
         String expected = String.format(Locale.ROOT, "erroneous %d/%d = %.4f, correct %d/%d = %.4f, F1 %.4f", erroneousHits, erroneous, accE, correctHits,

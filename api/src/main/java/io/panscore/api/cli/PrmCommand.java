@@ -84,6 +84,10 @@ final class PrmCommand implements Callable<Integer> {
             + "of the first wrong step, -1 if all are right) and report ProcessBench's accuracies and F1 of the first-error prediction")
     Path eval;
 
+    @Option(names = "--search-thresholds", paramLabel = "N", description = "with --eval: also try the thresholds i/N (i = 0..N) and report the one "
+            + "with the best F1, as the released ProcessBench run chooses its threshold on GSM8K (it uses N = 10000). Default: no search")
+    int searchThresholds;
+
     @Option(names = "--agg", description = "aggregation for --select-best: min, mean, sum or last. Default: ${DEFAULT-VALUE}")
     String agg = "min";
 
@@ -138,6 +142,9 @@ final class PrmCommand implements Callable<Integer> {
                 .withTemplate(template).withChunkSize(io.chunk).withKeepLogRatios(logRatios)
                 .withStepPrefix(base.stepPrefix() || stepPrefix).withStepMarkers(base.stepMarkers() || stepMarkers)
                 .withScoreEndOfTurn(base.scoreEndOfTurn() || scoreEot).withErrorThreshold(errorThreshold).withMaxTokens(io.maxTokens);
+        if (searchThresholds < 0 || (searchThresholds > 0 && eval == null)) {
+            throw new IllegalArgumentException("--search-thresholds N needs --eval and N >= 1");
+        }
         if (eval != null) {
             if (io.in != null && !io.in.equals(eval)) {
                 throw new IllegalArgumentException("--eval FILE scores FILE: leave out --in");
@@ -186,6 +193,11 @@ final class PrmCommand implements Callable<Integer> {
             stdout.printf(Locale.ROOT, "ProcessBench first-error (sigmoid(q) < %s): erroneous %d/%d = %.4f, correct %d/%d = %.4f, F1 %.4f%s%n",
                     options.errorThreshold(), ev.erroneousHits(), ev.erroneous(), ev.errorAccuracy(), ev.correctHits(), ev.correct(),
                     ev.correctAccuracy(), ev.f1(), ev.missing() > 0 ? String.format(Locale.ROOT, " (%d labelled samples not scored)", ev.missing()) : "");
+            if (searchThresholds > 0) {
+                ProcessBenchEval.Best best = ProcessBenchEval.bestThreshold(readAll(io.out, fmt, all), labels(eval), searchThresholds);
+                stdout.printf(Locale.ROOT, "best threshold of %d: %s (erroneous %d/%d, correct %d/%d, F1 %.4f)%n", searchThresholds + 1, best.threshold(),
+                        best.eval().erroneousHits(), best.eval().erroneous(), best.eval().correctHits(), best.eval().correct(), best.eval().f1());
+            }
         }
         if (selectBest) {
             stdout.printf(Locale.ROOT, "best response per problem (%s over %s, scored in this run):%n", agg, over);

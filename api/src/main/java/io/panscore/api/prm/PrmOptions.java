@@ -34,8 +34,12 @@ public record PrmOptions(double beta, String delimiter, PromptTemplate template,
     public static final double PAPER_BETA = 0.05;
     /** β of the released ProcessBench evaluation script. */
     public static final double PROCESSBENCH_BETA = 0.005;
-    /** sigmoid(q^t) below this marks the first error. */
-    public static final double DEFAULT_ERROR_THRESHOLD = 0.5;
+    /**
+     * sigmoid(q^t) below this marks the first error: 0.5005, the threshold the released ImplicitPRM
+     * ProcessBench run (eval/process_eval.sh) applies to datasets after choosing it on GSM8K; with
+     * {@code prm --eval --search-thresholds N} a threshold is chosen the same way on a labelled set.
+     */
+    public static final double DEFAULT_ERROR_THRESHOLD = 0.5005;
 
     public PrmOptions {
         if (!(beta > 0) || Double.isInfinite(beta)) {

@@ -65,4 +65,29 @@ public record ProcessBenchEval(int erroneous, int correct, int erroneousHits, in
         }
         return new ProcessBenchEval(erroneous, correct, eh, ch, missing);
     }
+
+    /** The threshold with the best F1 on a labelled set, and that evaluation. */
+    public record Best(double threshold, ProcessBenchEval eval) {}
+
+    /**
+     * Chooses the first-error threshold as the released ImplicitPRM ProcessBench run does before it
+     * scores other datasets (eval/process_eval.sh: {@code --num_thresholds 10000} on GSM8K): every
+     * threshold {@code i / n} for i = 0..n is tried and the one with the highest F1 is kept (the
+     * lowest such threshold on ties). The grid is our reading of that option; the script itself
+     * was not available to check.
+     */
+    public static Best bestThreshold(List<PrmScore> scores, Map<String, Integer> labels, int n) {
+        if (n < 1) {
+            throw new IllegalArgumentException("the number of thresholds must be positive, got " + n);
+        }
+        Best best = null;
+        for (int i = 0; i <= n; i++) {
+            double t = (double) i / n;
+            ProcessBenchEval ev = of(scores, labels, t);
+            if (best == null || ev.f1() > best.eval().f1()) {
+                best = new Best(t, ev);
+            }
+        }
+        return best;
+    }
 }

@@ -221,6 +221,13 @@ class ParityTest {
         assertEquals(1, ev.correctHits());
         assertEquals(1, ev.missing());
         assertEquals(2 * 1.0 * 0.5 / 1.5, ev.f1(), 1e-12);
+        // eval/process_eval.sh applies 0.5005 (chosen on GSM8K) to the other datasets
+        assertEquals(0.5005, io.panscore.api.prm.PrmOptions.DEFAULT_ERROR_THRESHOLD, 0);
+        // and chooses it by F1 over a grid of thresholds: on thresholds 0, 0.1, ..., 1 the F1s are
+        // 0, 0, 2/3 (bad found, s missed), 2/3, 1/2, 2/3, 1/2, 1/2, 1/2, 0, 0 by hand: the first best is 0.2
+        ProcessBenchEval.Best best = ProcessBenchEval.bestThreshold(List.of(s, ok, bad, s2), Map.of("s", 1, "bad", 0, "ok", -1, "s2", -1), 10);
+        assertEquals(0.2, best.threshold(), 1e-12);
+        assertEquals(2.0 / 3, best.eval().f1(), 1e-12);
     }
 
     // ---- rows 7-8: GlimpRouter ----------------------------------------------------------------------
