@@ -188,7 +188,7 @@ public final class OpenAiProtocol implements Protocol {
     private Object completions(Exchange x, JsonNode b) throws IOException {
         checkModel(b);
         checkN(b);
-        List<Prompt> prompts = prompts(b.get("prompt"), x);
+        List<Prompt> prompts = prompts(b.get("prompt"), bool(b, "add_special_tokens", true), x);
         boolean echo = bool(b, "echo", false);
         Integer logprobs = optInt(b, "logprobs", 0, options.maxTopLogprobs());
         Integer promptLogprobs = optInt(b, "prompt_logprobs", 0, options.maxTopLogprobs());
@@ -745,19 +745,20 @@ public final class OpenAiProtocol implements Protocol {
         assert n == null || n == 1;
     }
 
-    private List<Prompt> prompts(JsonNode p, Exchange x) {
+    /** The prompts; text is tokenized with BOS where the model adds one unless {@code addSpecial} is false (vLLM's add_special_tokens). */
+    private List<Prompt> prompts(JsonNode p, boolean addSpecial, Exchange x) {
         if (p == null || p.isNull()) {
             throw new HttpException(400, "\"prompt\" is required: a string, a list of strings, a list of token ids or a list of such lists", "prompt");
         }
         List<Prompt> out = new ArrayList<>();
         if (p.isTextual()) {
-            out.add(textPrompt(p.asText(), x));
+            out.add(textPrompt(p.asText(), addSpecial, x));
         } else if (p.isArray() && !p.isEmpty() && p.get(0).isIntegralNumber()) {
             out.add(new Prompt(ids(p, "prompt", x), null));
         } else if (p.isArray() && !p.isEmpty()) {
             for (JsonNode e : p) {
                 if (e.isTextual()) {
-                    out.add(textPrompt(e.asText(), x));
+                    out.add(textPrompt(e.asText(), addSpecial, x));
                 } else if (e.isArray()) {
                     out.add(new Prompt(ids(e, "prompt", x), null));
                 } else {
@@ -777,11 +778,11 @@ public final class OpenAiProtocol implements Protocol {
         return out;
     }
 
-    private Prompt textPrompt(String text, Exchange x) {
+    private Prompt textPrompt(String text, boolean addSpecial, Exchange x) {
         if (text.getBytes(StandardCharsets.UTF_8).length > 8L * x.maxTokens() + 64) { // a cheap bound before tokenizing
             throw new HttpException(413, "the prompt is longer than the token limit of " + x.maxTokens() + " allows", "prompt");
         }
-        return new Prompt(checkedPrompt(model.tokenize(text, true, false), "prompt", x.maxTokens()), text);
+        return new Prompt(checkedPrompt(model.tokenize(text, addSpecial, false), "prompt", x.maxTokens()), text);
     }
 
     private int[] checkedPrompt(int[] toks, String param, int limit) {

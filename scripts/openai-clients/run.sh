@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Clients no one here wrote, against `panscore serve` on loopback with stories260K: the OpenAI
+# Python SDK (scripts/openai-clients/sdk_check.py). Installs them into a virtual environment under
+# target/ from pip's configured indexes (--no-deps, with the dependencies named below); fails with a
+# message naming what to install when it cannot. Needs the CLI jar (./panscore build).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+here=scripts/openai-clients
+venv=target/openai-clients-venv
+shared="${PANSCORE_SHARED_DIR:-}"
+if [ -z "$shared" ]; then
+    for d in shared ../shared; do [ -f "$d/models/stories260K.gguf" ] && shared="$d" && break; done
+fi
+model="$shared/models/stories260K.gguf"
+[ -f "$model" ] || { echo "openai-clients: stories260K.gguf not found (set PANSCORE_SHARED_DIR)" >&2; exit 1; }
+
+SDK_PACKAGES=(openai==2.54.0 httpx httpcore anyio sniffio h11 idna certifi distro jiter pydantic pydantic-core
+    typing-extensions annotated-types typing-inspection tqdm)
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import openai' >/dev/null 2>&1; then
+    python3 -m venv "$venv" || { echo "openai-clients: cannot create a virtual environment: install python3-venv (apt-get install python3-venv)" >&2; exit 1; }
+    if ! "$venv/bin/pip" install -q --retries 1 --timeout 20 --no-deps "${SDK_PACKAGES[@]}"; then
+        echo "openai-clients: could not install the OpenAI SDK: pip install --no-deps ${SDK_PACKAGES[*]}" >&2
+        exit 1
+    fi
+fi
+"$venv/bin/python" -c 'import openai, httpx, pydantic' || { echo "openai-clients: the OpenAI SDK does not import; install: ${SDK_PACKAGES[*]}" >&2; exit 1; }
+
+log=$(mktemp)
+key="panscore-client-test"
+./panscore cli serve --model "$model" --port 0 --api-key "$key" --ctx 1024 --openai-ctx 512 --max-generations 2 --threads 2 \
+    --chat-template-file "$here/chatml.jinja" >"$log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -f "$log"' EXIT
+url=""
+for _ in $(seq 1 120); do
+    url=$(grep -o 'http://[0-9.]*:[0-9]*' "$log" | head -1 || true)
+    [ -n "$url" ] && break
+    kill -0 $server 2>/dev/null || { cat "$log" >&2; echo "openai-clients: panscore serve exited" >&2; exit 1; }
+    sleep 0.5
+done
+[ -n "$url" ] || { cat "$log" >&2; echo "openai-clients: panscore serve did not start" >&2; exit 1; }
+echo "openai-clients: panscore serving on $url"
+"$venv/bin/python" "$here/sdk_check.py" "$url" "$key"
