@@ -14,11 +14,12 @@ fi
 model="$shared/models/stories260K.gguf"
 [ -f "$model" ] || { echo "openai-clients: stories260K.gguf not found (set PANSCORE_SHARED_DIR)" >&2; exit 1; }
 
-SDK_PACKAGES=(openai==2.54.0 httpx httpcore anyio sniffio h11 idna certifi distro jiter pydantic pydantic-core
+SDK_PACKAGES=(openai==2.54.0 httpx httpcore anyio sniffio h11 idna certifi distro jiter pydantic==2.13.5 pydantic-core==2.46.5
     typing-extensions annotated-types typing-inspection tqdm)
 if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import openai' >/dev/null 2>&1; then
     python3 -m venv "$venv" || { echo "openai-clients: cannot create a virtual environment: install python3-venv (apt-get install python3-venv)" >&2; exit 1; }
-    if ! "$venv/bin/pip" install -q --retries 1 --timeout 20 --no-deps "${SDK_PACKAGES[@]}"; then
+    if ! "$venv/bin/pip" install -q --retries 0 --timeout 20 --no-deps "${SDK_PACKAGES[@]}" >"$venv/pip.log" 2>&1; then
+        grep -v -e Retrying -e 'is ignored' "$venv/pip.log" >&2 || true
         echo "openai-clients: could not install the OpenAI SDK: pip install --no-deps ${SDK_PACKAGES[*]}" >&2
         exit 1
     fi
@@ -27,7 +28,7 @@ fi
 
 log=$(mktemp)
 key="panscore-client-test"
-./panscore cli serve --model "$model" --port 0 --api-key "$key" --ctx 1024 --openai-ctx 512 --max-generations 2 --threads 2 \
+./panscore cli serve --model "$model" --port 0 --api-key "$key" --ctx 1024 --openai-ctx 512 --max-generations 2 --threads 2 --template none \
     --chat-template-file "$here/chatml.jinja" >"$log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -f "$log"' EXIT
