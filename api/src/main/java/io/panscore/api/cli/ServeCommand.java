@@ -104,6 +104,10 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--chat-template-file", description = "a Jinja chat template for the OpenAI API's messages (default: the model's own)")
     Path chatTemplateFile;
 
+    @Option(names = "--add-bos", negatable = true, description = "OpenAI API: text prompts get BOS (where the model adds one) unless a request says "
+            + "\"add_special_tokens\": false; --no-add-bos for clients that count tokens without it (lm-eval's remote tokenizer with text requests). Default: ${DEFAULT-VALUE}")
+    boolean addBos = true;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
@@ -131,7 +135,7 @@ final class ServeCommand implements Callable<Integer> {
                 String name = servedModelName != null ? servedModelName : model.getFileName().toString().replaceFirst("(?i)\\.gguf$", "");
                 String template = chatTemplateFile == null ? null : java.nio.file.Files.readString(chatTemplateFile);
                 protocols.add(new io.panscore.api.server.openai.OpenAiProtocol(router.model(), new io.panscore.api.server.openai.OpenAiOptions(name,
-                        openaiContext, openaiContext, maxGenerations, threads, maxTopLogprobs, template)));
+                        openaiContext, openaiContext, maxGenerations, threads, maxTopLogprobs, template, addBos)));
             }
             server = RouterServer.start(router, new ServerOptions(host, port, maxBody, maxTokens, 10_000, apiKey == null || apiKey.isBlank() ? null : apiKey,
                     sessionTtlSeconds * 1000, maxSessionsPerClient, idleTimeoutSeconds * 1000, readTimeoutSeconds * 1000), metrics, protocols);

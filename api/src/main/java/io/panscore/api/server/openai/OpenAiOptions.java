@@ -14,9 +14,13 @@ package io.panscore.api.server.openai;
  *                          {@code prompt_logprobs} accepted (OpenAI's chat allows 20)
  * @param chatTemplate      the Jinja chat template for {@code messages} when the model has none or
  *                          to override its own; null for the model's {@code tokenizer.chat_template}
+ * @param addSpecialTokens  the default of {@code add_special_tokens} for text prompts of
+ *                          {@code /v1/completions} and {@code /tokenize}: true (vLLM's default) prepends
+ *                          BOS where the model's tokenizer asks for one; false suits clients that count
+ *                          tokens without it (lm-evaluation-harness's remote tokenizer with text requests)
  */
 public record OpenAiOptions(String modelName, int scoreContext, int generationContext, int maxGenerations, int threads, int maxTopLogprobs,
-        String chatTemplate) {
+        String chatTemplate, boolean addSpecialTokens) {
 
     public OpenAiOptions {
         if (modelName == null || modelName.isBlank()) {
@@ -29,26 +33,30 @@ public record OpenAiOptions(String modelName, int scoreContext, int generationCo
 
     /** Defaults for a model name: 4096-token contexts, 4 generations at once, top log-probs up to 20. */
     public static OpenAiOptions defaults(String modelName) {
-        return new OpenAiOptions(modelName, 4096, 4096, 4, 0, 20, null);
+        return new OpenAiOptions(modelName, 4096, 4096, 4, 0, 20, null, true);
     }
 
     public OpenAiOptions withContexts(int score, int generation) {
-        return new OpenAiOptions(modelName, score, generation, maxGenerations, threads, maxTopLogprobs, chatTemplate);
+        return new OpenAiOptions(modelName, score, generation, maxGenerations, threads, maxTopLogprobs, chatTemplate, addSpecialTokens);
     }
 
     public OpenAiOptions withMaxGenerations(int n) {
-        return new OpenAiOptions(modelName, scoreContext, generationContext, n, threads, maxTopLogprobs, chatTemplate);
+        return new OpenAiOptions(modelName, scoreContext, generationContext, n, threads, maxTopLogprobs, chatTemplate, addSpecialTokens);
     }
 
     public OpenAiOptions withThreads(int n) {
-        return new OpenAiOptions(modelName, scoreContext, generationContext, maxGenerations, n, maxTopLogprobs, chatTemplate);
+        return new OpenAiOptions(modelName, scoreContext, generationContext, maxGenerations, n, maxTopLogprobs, chatTemplate, addSpecialTokens);
     }
 
     public OpenAiOptions withMaxTopLogprobs(int n) {
-        return new OpenAiOptions(modelName, scoreContext, generationContext, maxGenerations, threads, n, chatTemplate);
+        return new OpenAiOptions(modelName, scoreContext, generationContext, maxGenerations, threads, n, chatTemplate, addSpecialTokens);
+    }
+
+    public OpenAiOptions withAddSpecialTokens(boolean b) {
+        return new OpenAiOptions(modelName, scoreContext, generationContext, maxGenerations, threads, maxTopLogprobs, chatTemplate, b);
     }
 
     public OpenAiOptions withChatTemplate(String t) {
-        return new OpenAiOptions(modelName, scoreContext, generationContext, maxGenerations, threads, maxTopLogprobs, t);
+        return new OpenAiOptions(modelName, scoreContext, generationContext, maxGenerations, threads, maxTopLogprobs, t, addSpecialTokens);
     }
 }

@@ -188,7 +188,7 @@ public final class OpenAiProtocol implements Protocol {
     private Object completions(Exchange x, JsonNode b) throws IOException {
         checkModel(b);
         checkN(b);
-        List<Prompt> prompts = prompts(b.get("prompt"), bool(b, "add_special_tokens", true), x);
+        List<Prompt> prompts = prompts(b.get("prompt"), bool(b, "add_special_tokens", options.addSpecialTokens()), x);
         boolean echo = bool(b, "echo", false);
         Integer logprobs = optInt(b, "logprobs", 0, options.maxTopLogprobs());
         Integer promptLogprobs = optInt(b, "prompt_logprobs", 0, options.maxTopLogprobs());
@@ -674,7 +674,7 @@ public final class OpenAiProtocol implements Protocol {
         if (b.has("messages")) {
             toks = chatTokens(b);
         } else if (b.path("prompt").isTextual()) {
-            toks = model.tokenize(b.get("prompt").asText(), bool(b, "add_special_tokens", true), true);
+            toks = model.tokenize(b.get("prompt").asText(), bool(b, "add_special_tokens", options.addSpecialTokens()), true);
         } else {
             throw new HttpException(400, "give \"prompt\" (a string) or \"messages\" (chat)", "prompt");
         }
