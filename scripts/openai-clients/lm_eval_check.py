@@ -1,7 +1,7 @@
 """lm-evaluation-harness's results against panscore's own numbers.
 
 lm-eval's remote tokenizer counts tokens without BOS (it asks /tokenize with add_special_tokens
-false), so the server runs with --no-add-bos and lm-eval's numbers are those of BOS-less token
+false), so the server runs with --add-bos false and lm-eval's numbers are those of BOS-less token
 sequences. For every multiple-choice sample lm-eval logged, the log-likelihood it reports for a
 choice must equal the continuation's sum over exactly those tokens, sliced here (within 1e-4), and
 lm-eval's accuracy must equal the accuracy of the choice picked from those sums. The same texts

@@ -36,7 +36,7 @@ fi
 
 log=$(mktemp)
 key="panscore-client-test"
-./panscore cli serve --model "$model" --port 0 --api-key "$key" --ctx 1024 --openai-ctx 512 --max-generations 2 --threads 2 --template none --no-add-bos \
+./panscore cli serve --model "$model" --port 0 --api-key "$key" --ctx 1024 --openai-ctx 512 --max-generations 2 --threads 2 --template none --add-bos false \
     --chat-template-file "$here/chatml.jinja" >"$log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -f "$log"' EXIT

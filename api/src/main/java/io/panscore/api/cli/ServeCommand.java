@@ -85,7 +85,7 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--read-timeout", description = "a request body must arrive within this many seconds (else 408). Default: ${DEFAULT-VALUE}")
     long readTimeoutSeconds = 10;
 
-    @Option(names = "--openai", negatable = true, description = "also serve the OpenAI-compatible API (/v1/completions, /v1/chat/completions, /v1/models, "
+    @Option(names = "--openai", arity = "1", paramLabel = "true|false", description = "also serve the OpenAI-compatible API (/v1/completions, /v1/chat/completions, /v1/models, "
             + "/tokenize, /detokenize, /tokenizer_info) on the same port. Default: ${DEFAULT-VALUE}")
     boolean openai = true;
 
@@ -104,8 +104,8 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--chat-template-file", description = "a Jinja chat template for the OpenAI API's messages (default: the model's own)")
     Path chatTemplateFile;
 
-    @Option(names = "--add-bos", negatable = true, description = "OpenAI API: text prompts get BOS (where the model adds one) unless a request says "
-            + "\"add_special_tokens\": false; --no-add-bos for clients that count tokens without it (lm-eval's remote tokenizer with text requests). Default: ${DEFAULT-VALUE}")
+    @Option(names = "--add-bos", arity = "1", paramLabel = "true|false", description = "OpenAI API: text prompts get BOS (where the model adds one) unless a request says "
+            + "\"add_special_tokens\": false; --add-bos false for clients that count tokens without it (lm-eval's remote tokenizer with text requests). Default: ${DEFAULT-VALUE}")
     boolean addBos = true;
 
     @Override
