@@ -160,6 +160,18 @@ class OpenAiServerTest {
     }
 
     @Test
+    void addSpecialTokensFalseScoresTheTextWithoutBos() throws Exception {
+        Reply r = call("POST", "/v1/completions", "{\"prompt\": \"Once upon a time\", \"echo\": true, \"max_tokens\": 0, \"logprobs\": 0, "
+                + "\"add_special_tokens\": false}");
+        assertEquals(200, r.status(), r.text());
+        int[] toks = model.tokenize("Once upon a time", false, false);
+        JsonNode lp = r.json().get("choices").get(0).get("logprobs");
+        assertEquals(toks.length, lp.get("tokens").size());
+        assertEquals(" Once", lp.get("tokens").get(0).asText());
+        assertEquals(referenceSum(toks), sumFrom(lp.get("token_logprobs"), 1, toks.length), 1e-3);
+    }
+
+    @Test
     void tokenIdPromptsAndBatchesGiveTheSameNumbers() throws Exception {
         int[] a = model.tokenize(TEXT, true, false);
         int[] b = model.tokenize("The cat sat on the mat.", true, false);
