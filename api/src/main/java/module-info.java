@@ -23,6 +23,7 @@ module io.panscore.api {
     exports io.panscore.api.report;
     exports io.panscore.api.router;
     exports io.panscore.api.server;
+    exports io.panscore.api.server.openai;
     exports io.panscore.api.trajectory;
     exports io.panscore.api.cli;
 

@@ -85,6 +85,29 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--read-timeout", description = "a request body must arrive within this many seconds (else 408). Default: ${DEFAULT-VALUE}")
     long readTimeoutSeconds = 10;
 
+    @Option(names = "--openai", arity = "1", paramLabel = "true|false", description = "also serve the OpenAI-compatible API (/v1/completions, /v1/chat/completions, /v1/models, "
+            + "/tokenize, /detokenize, /tokenizer_info) on the same port. Default: ${DEFAULT-VALUE}")
+    boolean openai = true;
+
+    @Option(names = "--served-model-name", description = "the model's id in the OpenAI API (default: the file name without .gguf)")
+    String servedModelName;
+
+    @Option(names = "--openai-ctx", description = "tokens of the OpenAI API's scoring context and of its generation KV cache (each). Default: ${DEFAULT-VALUE}")
+    int openaiContext = 4096;
+
+    @Option(names = "--max-generations", description = "OpenAI API generations decoded together. Default: ${DEFAULT-VALUE}")
+    int maxGenerations = 4;
+
+    @Option(names = "--max-top-logprobs", description = "largest logprobs / top_logprobs / prompt_logprobs accepted. Default: ${DEFAULT-VALUE}")
+    int maxTopLogprobs = 20;
+
+    @Option(names = "--chat-template-file", description = "a Jinja chat template for the OpenAI API's messages (default: the model's own)")
+    Path chatTemplateFile;
+
+    @Option(names = "--add-bos", arity = "1", paramLabel = "true|false", description = "OpenAI API: text prompts get BOS (where the model adds one) unless a request says "
+            + "\"add_special_tokens\": false; --add-bos false for clients that count tokens without it (lm-eval's remote tokenizer with text requests). Default: ${DEFAULT-VALUE}")
+    boolean addBos = true;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
@@ -105,11 +128,19 @@ final class ServeCommand implements Callable<Integer> {
             router.close();
             throw e;
         }
+        java.util.List<io.panscore.api.server.Protocol> protocols = new java.util.ArrayList<>();
         RouterServer server;
         try {
+            if (openai) {
+                String name = servedModelName != null ? servedModelName : model.getFileName().toString().replaceFirst("(?i)\\.gguf$", "");
+                String template = chatTemplateFile == null ? null : java.nio.file.Files.readString(chatTemplateFile);
+                protocols.add(new io.panscore.api.server.openai.OpenAiProtocol(router.model(), new io.panscore.api.server.openai.OpenAiOptions(name,
+                        openaiContext, openaiContext, maxGenerations, threads, maxTopLogprobs, template, addBos)));
+            }
             server = RouterServer.start(router, new ServerOptions(host, port, maxBody, maxTokens, 10_000, apiKey == null || apiKey.isBlank() ? null : apiKey,
-                    sessionTtlSeconds * 1000, maxSessionsPerClient, idleTimeoutSeconds * 1000, readTimeoutSeconds * 1000), metrics);
+                    sessionTtlSeconds * 1000, maxSessionsPerClient, idleTimeoutSeconds * 1000, readTimeoutSeconds * 1000), metrics, protocols);
         } catch (Exception e) {
+            protocols.forEach(io.panscore.api.server.Protocol::close);
             router.close();
             throw new java.io.IOException("could not serve on " + host + ":" + port + ": " + e.getMessage(), e);
         }

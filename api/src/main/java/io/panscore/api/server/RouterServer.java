@@ -81,6 +81,7 @@ public final class RouterServer implements AutoCloseable {
     private final byte[] apiKey;
     private final SecureRandom random = new SecureRandom();
     private final ScheduledExecutorService sweeper;
+    private final List<Protocol> protocols;
 
     /** A session with its owner and when it was last used. */
     private static final class Owned {
@@ -106,7 +107,8 @@ public final class RouterServer implements AutoCloseable {
         }
     }
 
-    private RouterServer(GlimpRouter router, ServerOptions options, RouterMetrics metrics) {
+    private RouterServer(GlimpRouter router, ServerOptions options, RouterMetrics metrics, List<Protocol> protocols) {
+        this.protocols = List.copyOf(protocols);
         this.router = router;
         this.options = options;
         this.metrics = metrics;
@@ -160,8 +162,17 @@ public final class RouterServer implements AutoCloseable {
      * glimpse metrics to move (see {@link io.panscore.api.router.GlimpRouter.Builder#listener}).
      */
     public static RouterServer start(GlimpRouter router, ServerOptions options, RouterMetrics metrics) throws Exception {
+        return start(router, options, metrics, List.of());
+    }
+
+    /**
+     * Starts serving the session/glimpse API and other protocols (e.g. the OpenAI-compatible one)
+     * on the same port, with the same limits and API key. The server closes the protocols when it
+     * stops.
+     */
+    public static RouterServer start(GlimpRouter router, ServerOptions options, RouterMetrics metrics, List<Protocol> protocols) throws Exception {
         metrics.watchSessions(router);
-        RouterServer s = new RouterServer(router, options, metrics);
+        RouterServer s = new RouterServer(router, options, metrics, protocols);
         s.server.start();
         return s;
     }
@@ -190,6 +201,13 @@ public final class RouterServer implements AutoCloseable {
             sessions.values().forEach(o -> o.session.close());
             sessions.clear();
             clients.clear();
+            for (Protocol p : protocols) {
+                try {
+                    p.close();
+                } catch (RuntimeException e) {
+                    System.err.println("panscore: closing a protocol failed: " + e);
+                }
+            }
         }
     }
 
@@ -214,39 +232,23 @@ public final class RouterServer implements AutoCloseable {
         }
     }
 
-    /** An HTTP error with its status. */
-    private static final class HttpError extends RuntimeException {
-        private static final long serialVersionUID = 1L;
-        final int status;
-        final boolean unreadBody;
-
-        HttpError(int status, String message) {
-            this(status, message, false);
-        }
-
-        HttpError(int status, String message, boolean unreadBody) {
-            super(message);
-            this.status = status;
-            this.unreadBody = unreadBody;
-        }
-    }
-
     private final class Routes extends Handler.Abstract {
         @Override
         public boolean handle(Request request, Response response, Callback callback) {
             String path = Request.getPathInContext(request);
             String method = request.getMethod();
-            String endpoint = endpointOf(path);
+            Protocol protocol = protocolOf(path);
+            String endpoint = protocol != null ? protocol.endpointOf(path) : endpointOf(path);
             try {
                 authorize(request, path, method);
                 if (method.equals("POST")) {
                     checkContentType(request);
-                    readBody(request, response, callback, endpoint, body -> respond(request, response, callback, endpoint, () -> route(method, path, request, body)));
+                    readBody(request, response, callback, endpoint, protocol, body -> serve(protocol, method, path, request, response, callback, endpoint, body));
                 } else {
-                    respond(request, response, callback, endpoint, () -> route(method, path, request, null));
+                    serve(protocol, method, path, request, response, callback, endpoint, null);
                 }
-            } catch (HttpError e) {
-                respond(request, response, callback, endpoint, () -> {
+            } catch (HttpException e) {
+                respond(request, response, callback, endpoint, protocol, () -> {
                     throw e;
                 });
             }
@@ -254,17 +256,52 @@ public final class RouterServer implements AutoCloseable {
         }
     }
 
+    private Protocol protocolOf(String path) {
+        for (Protocol p : protocols) {
+            if (p.serves(path)) {
+                return p;
+            }
+        }
+        return null;
+    }
+
+    private void serve(Protocol protocol, String method, String path, Request request, Response response, Callback callback, String endpoint, byte[] body) {
+        if (protocol == null) {
+            respond(request, response, callback, endpoint, null, () -> route(method, path, request, body));
+            return;
+        }
+        Exchange exchange = new Exchange(method, path, body, request, response, callback, options.maxTokens());
+        respond(request, response, callback, endpoint, protocol, () -> {
+            try {
+                Object out = protocol.handle(exchange);
+                return out == Exchange.STREAMED ? STREAMED : new Result(200, out);
+            } catch (RuntimeException | IOException e) {
+                if (exchange.started()) { // the status is sent: the stream can only be cut
+                    exchange.fail(e);
+                    return STREAMED;
+                }
+                throw e;
+            }
+        });
+    }
+
+    private static final Result STREAMED = new Result(200, Exchange.STREAMED);
+
     private interface Action {
         Result run() throws IOException;
     }
 
     /** Runs an action and writes its result, or the error it threw, as the response. */
-    private void respond(Request request, Response response, Callback callback, String endpoint, Action action) {
+    private void respond(Request request, Response response, Callback callback, String endpoint, Protocol protocol, Action action) {
         int status;
         String body;
         String type = "application/json";
         try {
             Result r = action.run();
+            if (r == STREAMED) { // the protocol wrote the answer itself
+                metrics.onRequest(endpoint, 200);
+                return;
+            }
             status = r.status;
             if (r.body instanceof RawText raw) {
                 body = raw.text;
@@ -272,9 +309,9 @@ public final class RouterServer implements AutoCloseable {
             } else {
                 body = JSON.writeValueAsString(r.body);
             }
-        } catch (HttpError e) {
-            status = e.status;
-            if (e.unreadBody) {
+        } catch (HttpException e) {
+            status = e.status();
+            if (e.unreadBody()) {
                 // the rest of the body is left unread: the connection cannot carry another request
                 response.getHeaders().put(HttpHeader.CONNECTION, "close");
             }
@@ -284,7 +321,7 @@ public final class RouterServer implements AutoCloseable {
             if (status == 429) {
                 response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
             }
-            body = error(e.getMessage(), switch (status) {
+            body = errorBody(protocol, status, e.getMessage(), e.param(), switch (status) {
                 case 401 -> "unauthorized";
                 case 404 -> "not_found";
                 case 405 -> "method_not_allowed";
@@ -296,28 +333,32 @@ public final class RouterServer implements AutoCloseable {
             });
         } catch (ClosedException e) {
             status = 404;
-            body = error(e.getMessage(), "closed");
+            body = errorBody(protocol, status, e.getMessage(), null, "closed");
         } catch (CapacityException e) {
             status = 503;
             response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
-            body = error(e.getMessage(), "capacity");
+            body = errorBody(protocol, status, e.getMessage(), null, "capacity");
         } catch (ContextOverflowException e) {
             status = 413;
-            body = error(e.getMessage(), "too_many_tokens");
+            body = errorBody(protocol, status, e.getMessage(), null, "too_many_tokens");
         } catch (InvalidInputException e) {
             status = 400;
-            body = error(e.getMessage(), "invalid_input");
+            body = errorBody(protocol, status, e.getMessage(), null, "invalid_input");
         } catch (PanscoreException | IOException e) {
             status = 500;
-            body = error(e.getMessage(), "internal");
+            body = errorBody(protocol, status, e.getMessage(), null, "internal");
         } catch (RuntimeException | StackOverflowError e) {
             status = 500;
-            body = error(String.valueOf(e), "internal");
+            body = errorBody(protocol, status, String.valueOf(e), null, "internal");
         }
         metrics.onRequest(endpoint, status);
         response.setStatus(status);
         response.getHeaders().put(HttpHeader.CONTENT_TYPE, type.startsWith("application/json") ? "application/json; charset=utf-8" : type);
         response.write(true, ByteBuffer.wrap(body.getBytes(StandardCharsets.UTF_8)), callback);
+    }
+
+    private static String errorBody(Protocol protocol, int status, String message, String param, String type) {
+        return protocol == null ? error(message, type) : protocol.errorBody(status, message, type, param);
     }
 
     /** A response body that is not JSON (the metrics). */
@@ -330,7 +371,7 @@ public final class RouterServer implements AutoCloseable {
         String auth = request.getHeaders().get(HttpHeader.AUTHORIZATION);
         byte[] given = auth != null && auth.regionMatches(true, 0, "Bearer ", 0, 7) ? auth.substring(7).trim().getBytes(StandardCharsets.UTF_8) : new byte[0];
         if (!MessageDigest.isEqual(given, apiKey)) { // constant time
-            throw new HttpError(401, auth == null ? "this server needs an API key: send \"Authorization: Bearer <key>\"" : "wrong API key");
+            throw new HttpException(401, auth == null ? "this server needs an API key: send \"Authorization: Bearer <key>\"" : "wrong API key");
         }
     }
 
@@ -342,7 +383,7 @@ public final class RouterServer implements AutoCloseable {
         }
         String mime = type.split(";", 2)[0].trim().toLowerCase(Locale.ROOT);
         if (!mime.equals("application/json") && !(mime.startsWith("application/") && mime.endsWith("+json"))) {
-            throw new HttpError(415, "the body must be JSON (Content-Type: application/json), got \"" + type + "\"", true);
+            throw new HttpException(415, "the body must be JSON (Content-Type: application/json), got \"" + type + "\"", true);
         }
     }
 
@@ -350,17 +391,17 @@ public final class RouterServer implements AutoCloseable {
      * Reads the body without holding a thread while the client is slow (Jetty's demand callbacks),
      * within the size limit and the read timeout, then hands it on.
      */
-    private void readBody(Request request, Response response, Callback callback, String endpoint, java.util.function.Consumer<byte[]> then) {
+    private void readBody(Request request, Response response, Callback callback, String endpoint, Protocol protocol, java.util.function.Consumer<byte[]> then) {
         long declared = request.getLength();
         if (declared > options.maxBodyBytes()) {
-            throw new HttpError(413, "the body has " + declared + " bytes, more than the limit of " + options.maxBodyBytes(), true);
+            throw new HttpException(413, "the body has " + declared + " bytes, more than the limit of " + options.maxBodyBytes(), true);
         }
         AtomicBoolean finished = new AtomicBoolean();
         ByteArrayOutputStream acc = new ByteArrayOutputStream();
         Scheduler.Task timeout = server.getScheduler().schedule(() -> {
             if (finished.compareAndSet(false, true)) {
-                respond(request, response, callback, endpoint, () -> {
-                    throw new HttpError(408, "the body did not arrive within " + options.readTimeoutMs() + " ms", true);
+                respond(request, response, callback, endpoint, protocol, () -> {
+                    throw new HttpException(408, "the body did not arrive within " + options.readTimeoutMs() + " ms", true);
                 });
             }
         }, options.readTimeoutMs(), TimeUnit.MILLISECONDS);
@@ -377,8 +418,8 @@ public final class RouterServer implements AutoCloseable {
                         if (finished.compareAndSet(false, true)) {
                             timeout.cancel();
                             Throwable why = chunk.getFailure();
-                            respond(request, response, callback, endpoint, () -> {
-                                throw new HttpError(400, "reading the body failed: " + why, true);
+                            respond(request, response, callback, endpoint, protocol, () -> {
+                                throw new HttpException(400, "reading the body failed: " + why, true);
                             });
                         }
                         return;
@@ -389,8 +430,8 @@ public final class RouterServer implements AutoCloseable {
                         chunk.release();
                         if (finished.compareAndSet(false, true)) {
                             timeout.cancel();
-                            respond(request, response, callback, endpoint, () -> {
-                                throw new HttpError(413, "the body is larger than the limit of " + options.maxBodyBytes() + " bytes", true);
+                            respond(request, response, callback, endpoint, protocol, () -> {
+                                throw new HttpException(413, "the body is larger than the limit of " + options.maxBodyBytes() + " bytes", true);
                             });
                         }
                         return;
@@ -462,7 +503,7 @@ public final class RouterServer implements AutoCloseable {
                         checkTokens(router.model().tokenize(text, false, false).length);
                         router.append(s, text);
                     } else {
-                        throw new HttpError(400, "append needs \"text\" (a string) or \"tokens\" (an array of ids)");
+                        throw new HttpException(400, "append needs \"text\" (a string) or \"tokens\" (an array of ids)");
                     }
                     return new Result(200, sessionInfo(o));
                 }
@@ -475,16 +516,16 @@ public final class RouterServer implements AutoCloseable {
                     Owned f = admit(o.client, () -> router.fork(s));
                     return new Result(201, sessionInfo(f));
                 }
-                default -> throw new HttpError(404, "no such endpoint: " + path);
+                default -> throw new HttpException(404, "no such endpoint: " + path);
             }
         }
-        throw new HttpError(404, "no such endpoint: " + path);
+        throw new HttpException(404, "no such endpoint: " + path);
     }
 
     private Owned session(String id) {
         Owned o = sessions.get(id);
         if (o == null || o.session.isClosed()) {
-            throw new HttpError(404, "no open session \"" + (id.length() > 40 ? id.substring(0, 40) + "..." : id) + "\"");
+            throw new HttpException(404, "no open session \"" + (id.length() > 40 ? id.substring(0, 40) + "..." : id) + "\"");
         }
         o.lastUsed = System.nanoTime();
         return o;
@@ -503,7 +544,7 @@ public final class RouterServer implements AutoCloseable {
         synchronized (client) {
             try {
                 if (perClient > 0 && client.open >= perClient) {
-                    throw new HttpError(429, "this client holds " + client.open + " sessions, its quota; close some (DELETE /v1/sessions/{id})");
+                    throw new HttpException(429, "this client holds " + client.open + " sessions, its quota; close some (DELETE /v1/sessions/{id})");
                 }
                 s = open.get();
             } catch (RuntimeException e) {
@@ -522,14 +563,14 @@ public final class RouterServer implements AutoCloseable {
         return o;
     }
 
-    private static void requireMethod(String method, String allowed) {
+    static void requireMethod(String method, String allowed) {
         if (!method.equals(allowed)) {
-            throw new HttpError(405, method + " is not allowed here; use " + allowed);
+            throw new HttpException(405, method + " is not allowed here; use " + allowed);
         }
     }
 
     /** Parses a JSON object body; an empty body is {}. */
-    private static JsonNode parse(byte[] bytes) {
+    static JsonNode parse(byte[] bytes) {
         if (bytes == null || bytes.length == 0) {
             return JSON.createObjectNode();
         }
@@ -537,10 +578,10 @@ public final class RouterServer implements AutoCloseable {
         try {
             node = JSON.readTree(bytes);
         } catch (IOException | RuntimeException e) { // StreamConstraintsException (nesting, number length) included
-            throw new HttpError(400, "the body is not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
+            throw new HttpException(400, "the body is not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
         }
         if (node == null || !node.isObject()) {
-            throw new HttpError(400, "the body must be a JSON object");
+            throw new HttpException(400, "the body must be a JSON object");
         }
         return node;
     }
@@ -556,16 +597,16 @@ public final class RouterServer implements AutoCloseable {
             List<ChatMessage> messages = new ArrayList<>();
             for (JsonNode m : body.get("messages")) {
                 if (!m.path("role").isTextual() || !m.path("content").isTextual()) {
-                    throw new HttpError(400, "each message needs string \"role\" and \"content\"");
+                    throw new HttpException(400, "each message needs string \"role\" and \"content\"");
                 }
                 messages.add(new ChatMessage(m.get("role").asText(), m.get("content").asText()));
             }
             tokens = router.model().tokenize(router.renderChat(messages), true, true);
         } else {
-            throw new HttpError(400, "give \"" + textField + "\" (a string), \"messages\" (chat) or \"tokens\" (ids)");
+            throw new HttpException(400, "give \"" + textField + "\" (a string), \"messages\" (chat) or \"tokens\" (ids)");
         }
         if (tokens.length == 0) {
-            throw new HttpError(400, "the context is empty");
+            throw new HttpException(400, "the context is empty");
         }
         return limited(tokens);
     }
@@ -577,18 +618,18 @@ public final class RouterServer implements AutoCloseable {
 
     private void checkTokens(int n) {
         if (n > options.maxTokens()) {
-            throw new HttpError(413, "the request has " + n + " tokens, more than the limit of " + options.maxTokens());
+            throw new HttpException(413, "the request has " + n + " tokens, more than the limit of " + options.maxTokens());
         }
     }
 
     private static int[] tokens(JsonNode node) {
         if (!node.isArray()) {
-            throw new HttpError(400, "\"tokens\" must be an array of token ids");
+            throw new HttpException(400, "\"tokens\" must be an array of token ids");
         }
         int[] t = new int[node.size()];
         for (int i = 0; i < t.length; i++) {
             if (!node.get(i).isIntegralNumber() || !node.get(i).canConvertToInt()) {
-                throw new HttpError(400, "tokens[" + i + "] is not an integer");
+                throw new HttpException(400, "tokens[" + i + "] is not an integer");
             }
             t[i] = node.get(i).asInt();
         }
