@@ -68,14 +68,14 @@ pid=""
 stop() { if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; pid=""; fi; }
 trap stop EXIT
 wait_up() { # $1 = url
-    for _ in $(seq 1 600); do curl -sf "$1/v1/models" >/dev/null 2>&1 && return 0; sleep 0.2; done
+    for _ in $(seq 1 600); do curl -sf "$1/v1/models" >/dev/null 2>&1 && return 0; kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
     echo "server at $1 did not come up" >&2; exit 1
 }
 port=18411
 ctx=4096
 start_panscore() {
     java --enable-native-access=ALL-UNNAMED -jar "$jar" serve --model "$model_file" --host 127.0.0.1 --port $port \
-        --threads "$threads" --max-generations 8 --openai-ctx $ctx --ctx 2048 --max-sessions 4 --served-model-name bench >"$out/panscore-serve.log" 2>&1 &
+        --threads "$threads" --max-generations 8 --openai-ctx $ctx --ctx 2048 --max-sessions 4 --served-model-name bench --template none >"$out/panscore-serve.log" 2>&1 &
     pid=$!
     wait_up http://127.0.0.1:$port
 }
