@@ -11,16 +11,16 @@ import java.util.List;
  * {@code ../../shared}), found by walking up from the working directory, or where
  * {@code -Dpanscore.shared.dir} / {@code PANSCORE_SHARED_DIR} points.
  */
-final class SharedModels {
+public final class SharedModels {
 
     private SharedModels() {}
 
     /** stories260K.gguf: a trained TinyStories llama, 512-token SentencePiece vocabulary, no chat template. */
-    static Path stories260K() {
+    public static Path stories260K() {
         return find("models/stories260K.gguf");
     }
 
-    static Path find(String relative) {
+    public static Path find(String relative) {
         List<Path> tried = new ArrayList<>();
         String configured = System.getProperty("panscore.shared.dir", System.getenv("PANSCORE_SHARED_DIR"));
         if (configured != null) {

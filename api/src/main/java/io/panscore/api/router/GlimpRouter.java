@@ -399,21 +399,31 @@ public final class GlimpRouter implements AutoCloseable {
             return;
         }
         synchronized (s) {
-            List<String> steps = new ArrayList<>(s.steps);
-            steps.add(step);
-            int[] next = tokenizeContext(probeText(model, s.messages, steps));
-            int[] prev = s.tokens;
-            boolean extends_ = next.length >= prev.length && java.util.Arrays.equals(prev, 0, prev.length, next, 0, prev.length);
-            if (extends_) {
-                pool.append(s.session, java.util.Arrays.copyOfRange(next, prev.length, next.length));
-            } else {
-                SessionPool.Session old = s.session;
-                pool.close(old);
-                s.session = pool.open(next);
-            }
-            s.tokens = next;
-            s.steps.add(step);
+            advanceReleased(s, s.tokens, step);
         }
+    }
+
+    /**
+     * A RELEASED session after {@code step}: its context re-rendered and tokenized whole; when that
+     * extends the tokens the session holds ({@code held}), only the rest is appended, otherwise the
+     * context is decoded afresh. Callers hold the session's monitor.
+     */
+    private void advanceReleased(RouterSession s, int[] held, String step) {
+        List<String> steps = new ArrayList<>(s.steps);
+        steps.add(step);
+        int[] next = tokenizeContext(probeText(model, s.messages, steps));
+        boolean extendsHeld = next.length >= held.length && java.util.Arrays.equals(held, 0, held.length, next, 0, held.length);
+        if (extendsHeld) {
+            if (next.length > held.length) {
+                pool.append(s.session, java.util.Arrays.copyOfRange(next, held.length, next.length));
+            }
+        } else {
+            SessionPool.Session old = s.session;
+            pool.close(old);
+            s.session = pool.open(next);
+        }
+        s.tokens = next;
+        s.steps.add(step);
     }
 
     /** The tokens of a RELEASED session's context (null for other sessions). */
@@ -660,21 +670,7 @@ public final class GlimpRouter implements AutoCloseable {
         synchronized (s) {
             int[] held = java.util.Arrays.copyOf(s.tokens, s.tokens.length + generated.length);
             System.arraycopy(generated, 0, held, s.tokens.length, generated.length);
-            List<String> steps = new ArrayList<>(s.steps);
-            steps.add(step);
-            int[] next = tokenizeContext(probeText(model, s.messages, steps));
-            boolean extends_ = next.length >= held.length && java.util.Arrays.equals(held, 0, held.length, next, 0, held.length);
-            if (extends_) {
-                if (next.length > held.length) {
-                    pool.append(s.session, java.util.Arrays.copyOfRange(next, held.length, next.length));
-                }
-            } else {
-                SessionPool.Session old = s.session;
-                pool.close(old);
-                s.session = pool.open(next);
-            }
-            s.tokens = next;
-            s.steps.add(step);
+            advanceReleased(s, held, step);
         }
     }
 

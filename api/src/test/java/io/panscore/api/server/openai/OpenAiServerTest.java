@@ -28,9 +28,6 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
@@ -59,7 +56,7 @@ class OpenAiServerTest {
 
     @BeforeAll
     static void start() throws Exception {
-        model = Model.load(shared("models/stories260K.gguf"));
+        model = Model.load(io.panscore.api.SharedModels.stories260K());
         RouterMetrics metrics = new RouterMetrics();
         router = GlimpRouter.builder(model).maxSessions(2).contextSize(512).threads(2).listener(metrics).build();
         OpenAiProtocol openai = new OpenAiProtocol(model, OpenAiOptions.defaults(NAME).withContexts(512, 512).withMaxGenerations(2).withThreads(2));
@@ -73,24 +70,6 @@ class OpenAiServerTest {
         reference.close();
         router.close();
         model.close();
-    }
-
-    /** shared/ beside the checkout (found walking up), or -Dpanscore.shared.dir / PANSCORE_SHARED_DIR. */
-    static Path shared(String relative) {
-        List<Path> tried = new ArrayList<>();
-        String configured = System.getProperty("panscore.shared.dir", System.getenv("PANSCORE_SHARED_DIR"));
-        if (configured != null) {
-            tried.add(Path.of(configured).resolve(relative));
-        }
-        for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
-            tried.add(dir.resolve("shared").resolve(relative));
-        }
-        for (Path p : tried) {
-            if (Files.isRegularFile(p)) {
-                return p;
-            }
-        }
-        throw new IllegalStateException("shared model " + relative + " not found; looked at " + tried);
     }
 
     record Reply(int status, JsonNode json, String text) {}
