@@ -6,6 +6,7 @@
 #include "panscore.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdarg>
 #include <cstdint>
@@ -333,5 +334,45 @@ inline void all_cases(const std::function<void(Batch &)> & run, bool small) {
         run(b);
     }
 }
+
+// The bookkeeping of one test program over all_cases (the CPU and emulator tests share it): counts,
+// one "ok"/"FAIL" line per batch, --fail-fast (scripts/mutate-native.sh stops at the first failure)
+// and the closing PASS/FAIL line whose exit status the scripts read.
+struct Tally {
+    struct Stop {};
+    const char * program;
+    bool fail_fast = false;
+    int failures = 0, cases = 0, rows = 0;
+    std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
+
+    explicit Tally(const char * name) : program(name) {}
+
+    void finish_case(const std::string & label, const std::string & problem) {
+        if (problem.empty()) {
+            std::printf("  ok    %s\n", label.c_str());
+        } else {
+            ++failures;
+            std::printf("  FAIL  %s: %s\n", label.c_str(), problem.c_str());
+        }
+        std::fflush(stdout);
+        if (failures && fail_fast) throw Stop{};
+    }
+
+    void run_all(const std::function<void(Batch &)> & run, bool small) {
+        try {
+            all_cases(run, small);
+        } catch (const Stop &) {
+            std::printf("%s: stopped at the first failure (--fail-fast)\n", program);
+        }
+    }
+
+    // Prints the summary line; returns the process exit status.
+    int finish() const {
+        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        std::printf("%s: %s: %d cases, %d rows checked against float64, %d failures (%.1f s)\n", program,
+                    failures ? "FAIL" : "PASS", cases, rows, failures, s);
+        return failures ? 1 : 0;
+    }
+};
 
 } // namespace ps_test

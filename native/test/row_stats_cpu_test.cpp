@@ -13,7 +13,6 @@
 #include "row_stats.h"
 #include "row_stats_cases.h"
 
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -32,9 +31,7 @@ bool near(double got, double want) {
     return std::fabs(got - want) <= TOL * (1.0 + std::fabs(want));
 }
 
-int g_failures = 0, g_cases = 0, g_rows = 0;
-bool g_fail_fast = false;
-struct Stop {};
+Tally g_tally("row_stats_cpu_test");
 double g_err_lp = 0, g_err_h = 0, g_err_am = 0, g_err_top = 0; // largest |got - want| / (1 + |want|)
 
 void track(double & worst, double got, double want) {
@@ -64,7 +61,7 @@ std::string compare(size_t r, const Ref & ref, const ps_token_stats & got, int32
 }
 
 void run(Batch & b) {
-    ++g_cases;
+    ++g_tally.cases;
     const size_t n = static_cast<size_t>(b.n_rows), k = static_cast<size_t>(b.k);
     std::vector<ps_token_stats> stats(n);
     std::vector<int32_t> ids(n * k + 1, 0x5A5A5A5A);
@@ -78,7 +75,7 @@ void run(Batch & b) {
         if (st != ref.status) {
             problem = fmt("row %zu status %d, want %d", r, st, ref.status);
         } else if (st == PS_OK) {
-            ++g_rows;
+            ++g_tally.rows;
             problem = compare(r, ref, stats[r], b.targets[r], k ? ids.data() + r * k : nullptr, k ? lps.data() + r * k : nullptr, b.k);
         }
     }
@@ -103,14 +100,7 @@ void run(Batch & b) {
             problem = fmt("reduce_rows row %zu differs from reduce_row", r);
         }
     }
-    if (problem.empty()) {
-        std::printf("  ok    %s\n", b.label().c_str());
-    } else {
-        ++g_failures;
-        std::printf("  FAIL  %s: %s\n", b.label().c_str(), problem.c_str());
-    }
-    std::fflush(stdout);
-    if (g_failures && g_fail_fast) throw Stop{};
+    g_tally.finish_case(b.label(), problem);
 }
 
 } // namespace
@@ -119,19 +109,11 @@ int main(int argc, char ** argv) {
     bool small = false;
     for (int i = 1; i < argc; ++i) {
         small |= std::string(argv[i]) == "--small";
-        g_fail_fast |= std::string(argv[i]) == "--fail-fast";
+        g_tally.fail_fast |= std::string(argv[i]) == "--fail-fast";
     }
-    const auto t0 = std::chrono::steady_clock::now();
     std::printf("row_stats_cpu_test: native/src/row_stats.cpp against float64 (tolerance %.1e x (1 + |value|))\n", TOL);
-    try {
-        all_cases([](Batch & b) { run(b); }, small);
-    } catch (const Stop &) {
-        std::printf("row_stats_cpu_test: stopped at the first failure (--fail-fast)\n");
-    }
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    g_tally.run_all([](Batch & b) { run(b); }, small);
     std::printf("row_stats_cpu_test: largest error / (1 + |value|): logprob %.2e, entropy %.2e, argmax logprob %.2e, top-k logprob %.2e\n",
                 g_err_lp, g_err_h, g_err_am, g_err_top);
-    std::printf("row_stats_cpu_test: %s: %d cases, %d rows checked against float64, %d failures (%.1f s)\n",
-                g_failures ? "FAIL" : "PASS", g_cases, g_rows, g_failures, s);
-    return g_failures ? 1 : 0;
+    return g_tally.finish();
 }

@@ -15,7 +15,6 @@
 #include "row_stats_cases.h"
 #include "row_stats_kernels.cuh"
 
-#include <chrono>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -25,12 +24,10 @@ namespace K = panscore::cuda;
 
 namespace {
 
-int g_failures = 0, g_cases = 0, g_rows = 0;
-bool g_fail_fast = false;
-struct Stop {};
+Tally g_tally("row_stats_emu_test");
 
 void run(Batch & b) {
-    ++g_cases;
+    ++g_tally.cases;
     const size_t n = static_cast<size_t>(b.n_rows), k = static_cast<size_t>(b.k);
     // The "device" buffer: the rows after `offset` floats, in a 16-byte-aligned allocation, so the
     // kernels see the same alignment as on the GPU.
@@ -60,21 +57,14 @@ void run(Batch & b) {
         if (status[r] != want) {
             problem = fmt("row %zu status %d, want %d", r, status[r], want);
         } else if (want == 0) {
-            ++g_rows;
+            ++g_tally.rows;
             problem = compare_row(r, ref, stats[r], b.targets[r], k ? ids.data() + r * k : nullptr,
                                   k ? lps.data() + r * k : nullptr, b.k);
         } else if (k && (ids[r * k] != 0x5A5A5A5A || lps[r * k] != 12345.0f)) {
             problem = fmt("row %zu failed but its top-k was written", r);
         }
     }
-    if (problem.empty()) {
-        std::printf("  ok    %s\n", b.label().c_str());
-    } else {
-        ++g_failures;
-        std::printf("  FAIL  %s: %s\n", b.label().c_str(), problem.c_str());
-    }
-    std::fflush(stdout);
-    if (g_failures && g_fail_fast) throw Stop{};
+    g_tally.finish_case(b.label(), problem);
 }
 
 } // namespace
@@ -83,17 +73,9 @@ int main(int argc, char ** argv) {
     bool full = false;
     for (int i = 1; i < argc; ++i) {
         full |= std::string(argv[i]) == "--full";
-        g_fail_fast |= std::string(argv[i]) == "--fail-fast";
+        g_tally.fail_fast |= std::string(argv[i]) == "--fail-fast";
     }
-    const auto t0 = std::chrono::steady_clock::now();
     std::printf("row_stats_emu_test: the CUDA kernels on the CPU emulator (%d threads per block)\n", K::STATS_THREADS);
-    try {
-        all_cases([](Batch & b) { run(b); }, /*small=*/!full);
-    } catch (const Stop &) {
-        std::printf("row_stats_emu_test: stopped at the first failure (--fail-fast)\n");
-    }
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("row_stats_emu_test: %s: %d cases, %d rows checked against float64, %d failures (%.1f s)\n",
-                g_failures ? "FAIL" : "PASS", g_cases, g_rows, g_failures, s);
-    return g_failures ? 1 : 0;
+    g_tally.run_all([](Batch & b) { run(b); }, /*small=*/!full);
+    return g_tally.finish();
 }
