@@ -230,6 +230,117 @@ class ParityTest {
         assertEquals(2.0 / 3, best.eval().f1(), 1e-12);
     }
 
+    /**
+     * Released (our reading; processbench.py itself was not available, SPEC §4): the ProcessBench
+     * script takes the token length of the rendered conversation whose assistant message is steps
+     * 1..t as the end of step t; that rendering ends with the template's end-of-turn text
+     * (Qwen: "<|im_end|>" + "\n", two tokens), which the script does not remove, so q^t runs that
+     * many tokens into the next step ("\n\n" and "Step" here), clipped at the end of what is scored
+     * (the last q includes the end-of-turn token's log-ratio). Expected q^t are summed here from a
+     * separate forward pass over sequences built by hand, with boundaries counted by hand.
+     */
+    @Test
+    void processBenchStepBoundariesRunIntoTheNextStep() throws Exception {
+        String qwen = ChatJinjaTest.template("Qwen-Qwen2.5-7B-Instruct");
+        // a ChatML variant whose turns end with "<|im_end|>" alone: a shift of one token
+        String oneToken = "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>{% endfor %}"
+                + "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
+        List<String> steps = List.of("17 + 20 = 37.", "37 + 5 = 42.", "The answer is 42.");
+        Trajectory t = new Trajectory("pb", "p", "", "Add 17 and 25.", null, String.join("", steps), steps);
+        String response = "Step 1: 17 + 20 = 37.\n\nStep 2: 37 + 5 = 42.\n\nStep 3: The answer is 42.";
+        // each step's content, without the "\n\n" that joins it to the next (what the script renders as steps 1..t)
+        String[] contents = {"Step 1: 17 + 20 = 37.", "Step 1: 17 + 20 = 37.\n\nStep 2: 37 + 5 = 42.", response};
+        // panscore's own boundaries: a step keeps its "\n\n"
+        String[] own = {"Step 1: 17 + 20 = 37.\n\n", "Step 1: 17 + 20 = 37.\n\nStep 2: 37 + 5 = 42.\n\n", response};
+        String qwenPrompt = "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
+                + "<|im_start|>user\nAdd 17 and 25.<|im_end|>\n<|im_start|>assistant\n";
+        String oneTokenPrompt = "<|im_start|>user\nAdd 17 and 25.<|im_end|><|im_start|>assistant\n";
+        double beta = PrmOptions.PROCESSBENCH_BETA;
+        try (Model model = Model.load(Fixtures.model(FixtureSpec.tinyQwen2Small(), qwen));
+                Engine engine = model.newEngine(EngineOptions.defaults().withContextSize(512))) {
+            assertEquals(2, new TrajectoryEncoder(model, PromptTemplate.model()).endOfTurnTokens(), "<|im_end|> and \\n");
+            assertEquals(1, new TrajectoryEncoder(model, PromptTemplate.jinja(oneToken)).endOfTurnTokens(), "<|im_end|>");
+            int[] imEnd = model.tokenize("<|im_end|>", false, true);
+            assertEquals(1, imEnd.length);
+            int[] responseTokens = model.tokenize(response, false, false);
+            int[] n = new int[3];
+            int[] d = new int[3];
+            for (int k = 0; k < 3; k++) {
+                n[k] = model.tokenize(contents[k], false, false).length;
+                d[k] = model.tokenize(own[k], false, false).length;
+            }
+            // the shifted end of step 1 lies inside step 2 (this vocabulary writes ".\n\n" as one token, so the
+            // two tokens past "...37." in the whole response are "Step" and " ")
+            String upTo = model.detokenize(Arrays.copyOf(responseTokens, n[0] + 2), false);
+            assertTrue(upTo.startsWith(own[0]) && upTo.length() > own[0].length() && response.startsWith(upTo), upTo);
+            PrmOptions pb = PrmOptions.processBenchParity();
+            assertEquals(beta, pb.beta());
+            for (int shift : new int[] {2, 1}) {
+                String prompt = shift == 2 ? qwenPrompt : oneTokenPrompt;
+                PromptTemplate template = shift == 2 ? PromptTemplate.model() : PromptTemplate.jinja(oneToken);
+                // prompt + response + <|im_end|>, scored separately: log p of each response token and of the end of turn
+                int[] p = model.tokenize(prompt, true, true);
+                int[] seq = new int[p.length + responseTokens.length + 1];
+                System.arraycopy(p, 0, seq, 0, p.length);
+                System.arraycopy(responseTokens, 0, seq, p.length, responseTokens.length);
+                seq[seq.length - 1] = imEnd[0];
+                float[] lp = engine.score(new Sequence(seq, p.length, seq.length)).logprob();
+                int total = lp.length;
+                double[] expectedPb = new double[3];
+                double[] expectedOwn = new double[3];
+                for (int k = 0; k < 3; k++) {
+                    expectedPb[k] = beta * sum(lp, Math.min(n[k] + shift, total));
+                    expectedOwn[k] = beta * sum(lp, k == 2 ? total : d[k]);
+                }
+                PrmScore a = ((PrmScorer.Scored) new PrmScorer(engine, null, pb.withTemplate(template)).scoreAll(List.of(t)).getFirst()).score();
+                PrmScore b = ((PrmScorer.Scored) new PrmScorer(engine, null, pb.withTemplate(template).withProcessBenchBoundaries(false))
+                        .scoreAll(List.of(t)).getFirst()).score();
+                assertEquals(total, a.tokenCount());
+                for (int k = 0; k < 3; k++) {
+                    assertEquals(expectedPb[k], a.steps().get(k).value(), 1e-6, "shift " + shift + " q of step " + k);
+                    assertEquals(expectedPb[k] - (k == 0 ? 0 : expectedPb[k - 1]), a.steps().get(k).reward(), 1e-6, "shift " + shift + " r " + k);
+                    assertEquals(expectedOwn[k], b.steps().get(k).value(), 1e-6, "shift " + shift + " own q of step " + k);
+                    assertEquals(b.steps().get(k).tokenCount(), a.steps().get(k).tokenCount(), "a step keeps its tokens");
+                }
+                assertTrue(expectedPb[0] < expectedOwn[0], "with no reference every extra token lowers q");
+                // the first-error rule: a threshold between the two sigmoid(q^1) separates the modes
+                double threshold = (sigmoid(expectedPb[0]) + sigmoid(expectedOwn[0])) / 2;
+                int pbFirst = firstBelow(expectedPb, threshold);
+                int ownFirst = firstBelow(expectedOwn, threshold);
+                assertEquals(0, pbFirst);
+                assertTrue(ownFirst != 0, "own " + ownFirst);
+                assertEquals(pbFirst, a.firstError(threshold));
+                assertEquals(ownFirst, b.firstError(threshold));
+                // and ProcessBench's accuracy on a sample whose first error is step 1 differs
+                ProcessBenchEval hit = ProcessBenchEval.of(List.of(a), Map.of("pb", 0), threshold);
+                ProcessBenchEval miss = ProcessBenchEval.of(List.of(b), Map.of("pb", 0), threshold);
+                assertEquals(1, hit.erroneousHits());
+                assertEquals(0, miss.erroneousHits());
+            }
+        }
+    }
+
+    private static double sum(float[] v, int upTo) {
+        double s = 0;
+        for (int i = 0; i < upTo; i++) {
+            s += v[i];
+        }
+        return s;
+    }
+
+    private static double sigmoid(double x) {
+        return 1 / (1 + Math.exp(-x));
+    }
+
+    private static int firstBelow(double[] q, double threshold) {
+        for (int k = 0; k < q.length; k++) {
+            if (sigmoid(q[k]) < threshold) {
+                return k;
+            }
+        }
+        return -1;
+    }
+
     // ---- rows 7-8: GlimpRouter ----------------------------------------------------------------------
 
     /**
