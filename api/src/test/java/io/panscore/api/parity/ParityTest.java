@@ -320,6 +320,50 @@ class ParityTest {
         }
     }
 
+    /**
+     * {@code prm --parity processbench}: the same q^t as {@link PrmOptions#processBenchParity()}
+     * (β 0.005 unless --beta; --beta 0.001 scales every q by exactly 1/5), and q^1 below
+     * {@code --parity implicitprm}'s at the same β (with no reference every token the shifted
+     * boundary adds lowers it).
+     */
+    @Test
+    void processBenchParityFromTheCli(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Path in = Files.writeString(dir.resolve("in.jsonl"),
+                "{\"id\": \"a\", \"problem\": \"p\", \"prompt\": \"Add 17 and 25.\", \"steps\": [\"17 + 20 = 37.\", \"37 + 5 = 42.\", \"So 42.\"]}\n");
+        Path tiny = Fixtures.tiny();
+        List<StepReward> api;
+        try (Model model = Model.load(tiny);
+                PrmScorer scorer = new PrmScorer(model, null, EngineOptions.defaults(), PrmOptions.processBenchParity())) {
+            api = ((PrmScorer.Scored) scorer.scoreAll(List.of(new Trajectory("a", "p", "", "Add 17 and 25.", null, "17 + 20 = 37.37 + 5 = 42.So 42.",
+                    List.of("17 + 20 = 37.", "37 + 5 = 42.", "So 42.")))).getFirst()).score().steps();
+        }
+        com.fasterxml.jackson.databind.JsonNode pb = prmCli(dir.resolve("pb.jsonl"), in, "--parity", "processbench");
+        com.fasterxml.jackson.databind.JsonNode pb1 = prmCli(dir.resolve("pb1.jsonl"), in, "--parity", "processbench", "--beta", "0.001");
+        com.fasterxml.jackson.databind.JsonNode own = prmCli(dir.resolve("own.jsonl"), in, "--parity", "implicitprm", "--beta", "0.005");
+        assertEquals(0.005, pb.get("beta").asDouble());
+        assertEquals(0.001, pb1.get("beta").asDouble());
+        assertEquals(3, pb.get("steps").size());
+        for (int k = 0; k < 3; k++) {
+            double q = pb.get("steps").get(k).get("q").asDouble();
+            assertEquals(api.get(k).value(), q, 1e-12, "step " + k);
+            assertEquals(q / 5, pb1.get("steps").get(k).get("q").asDouble(), 1e-12 * Math.abs(q), "step " + k);
+        }
+        assertTrue(pb.get("steps").get(0).get("q").asDouble() < own.get("steps").get(0).get("q").asDouble());
+        // the last q ends at the end of what is scored, end of turn included, in both modes
+        assertEquals(own.get("steps").get(2).get("q").asDouble(), pb.get("steps").get(2).get("q").asDouble(), 1e-9);
+    }
+
+    private static com.fasterxml.jackson.databind.JsonNode prmCli(Path out, Path in, String... extra) throws Exception {
+        List<String> a = new ArrayList<>(List.of("prm", "--policy", Fixtures.tiny().toString(), "--no-ref", "--in", in.toString(), "--out",
+                out.toString(), "--progress", "never"));
+        a.addAll(List.of(extra));
+        java.io.StringWriter err = new java.io.StringWriter();
+        int status = io.panscore.api.cli.Main.run(a.toArray(String[]::new), new java.io.PrintWriter(new java.io.StringWriter(), true),
+                new java.io.PrintWriter(err, true));
+        assertEquals(0, status, err.toString());
+        return new com.fasterxml.jackson.databind.ObjectMapper().readTree(Files.readAllLines(out).getFirst());
+    }
+
     private static double sum(float[] v, int upTo) {
         double s = 0;
         for (int i = 0; i < upTo; i++) {
