@@ -139,6 +139,64 @@ class ParityTest {
         }
     }
 
+    /**
+     * Row 2 from the command line: {@code rsr} and {@code prm} cut to {@code --max-tokens} (default
+     * 32768, in their help), write {@code "truncated_from"} (the full length, counted here by hand)
+     * on the cut records only, and count truncated and unscorable trajectories in the summary.
+     */
+    @Test
+    void cliTruncatesCountsAndMarksLongTrajectories(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        String longResponse = "First add 17 and 20 to get 37. Then add 5 more to get 42. So the total is 42, and we check it twice: 42.";
+        String bigPrompt = "Read this long problem statement carefully: a farmer has 17 sheep and buys 25 more, then sells none, "
+                + "then counts them again twice to be sure. How many sheep does the farmer have now, in total?";
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        String[][] rows = {{"long", "Add 17 and 25.", longResponse}, {"short", "Is 91 prime?", "No."}, {"empty", "Is 91 prime?", ""},
+            {"bigprompt", bigPrompt, "42."}};
+        StringBuilder sb = new StringBuilder();
+        for (String[] r : rows) {
+            sb.append(json.createObjectNode().put("id", r[0]).put("problem", "p").put("prompt", r[1]).put("response", r[2])).append('\n');
+        }
+        Path in = Files.writeString(dir.resolve("in.jsonl"), sb.toString());
+        int max = 24;
+        int longPrompt;
+        int longFull;
+        try (Model model = Model.load(Fixtures.tiny())) {
+            longPrompt = model.tokenize(rows[0][1], true, false).length;
+            longFull = longPrompt + model.tokenize(longResponse, false, false).length;
+            assertTrue(longFull > max, "long: " + longFull);
+            assertTrue(model.tokenize(rows[1][1] + rows[1][2], true, false).length + 1 < max, "short fits");
+            assertTrue(model.tokenize(bigPrompt, true, false).length >= max, "bigprompt's prompt fills the limit");
+        }
+        for (String cmd : new String[] {"rsr", "prm"}) {
+            Path out = dir.resolve(cmd + ".jsonl");
+            List<String> a = new ArrayList<>(List.of(cmd, cmd.equals("rsr") ? "--model" : "--policy", Fixtures.tiny().toString(), "--in", in.toString(),
+                    "--out", out.toString(), "--template", "none", "--max-tokens", Integer.toString(max), "--progress", "never"));
+            if (cmd.equals("prm")) {
+                a.add("--no-ref");
+            }
+            java.io.StringWriter stdout = new java.io.StringWriter();
+            java.io.StringWriter err = new java.io.StringWriter();
+            int status = io.panscore.api.cli.Main.run(a.toArray(String[]::new), new java.io.PrintWriter(stdout, true), new java.io.PrintWriter(err, true));
+            assertEquals(0, status, err.toString());
+            assertTrue(stdout.toString().contains("scored 2 trajectories"), stdout.toString());
+            assertTrue(stdout.toString().contains("; 1 truncated to --max-tokens 24; skipped 0 malformed line(s), 2 unscorable trajectory(ies)"),
+                    stdout.toString());
+            Map<String, com.fasterxml.jackson.databind.JsonNode> byId = new java.util.TreeMap<>();
+            for (String line : Files.readAllLines(out)) {
+                com.fasterxml.jackson.databind.JsonNode n = json.readTree(line);
+                byId.put(n.get("id").asText(), n);
+            }
+            assertEquals(List.of("long", "short"), List.copyOf(byId.keySet()), cmd);
+            assertEquals(longFull, byId.get("long").get("truncated_from").asInt(), cmd);
+            assertEquals(max - longPrompt, byId.get("long").get("tokens").asInt(), cmd);
+            assertFalse(byId.get("short").has("truncated_from"), cmd);
+            assertTrue(err.toString().contains("no room for the response within 24 tokens"), err.toString());
+            java.io.StringWriter help = new java.io.StringWriter();
+            io.panscore.api.cli.Main.run(new String[] {cmd, "--help"}, new java.io.PrintWriter(help, true), new java.io.PrintWriter(new java.io.StringWriter(), true));
+            assertTrue(help.toString().replaceAll("\\s+", " ").contains("Default: 32768"), help.toString());
+        }
+    }
+
     // ---- rows 3-6: implicit PRM -------------------------------------------------------------------
 
     /** Released: ImplicitPRM prm_eval_utils.py and the EurusPRM usage use β = 0.001. */
@@ -417,6 +475,17 @@ class ParityTest {
             assertEquals(d.topKEntropy(), d.entropy());
             assertEquals(d.entropy() >= 1.0 ? Decision.Route.LARGE : Decision.Route.SMALL, d.route());
         }
+    }
+
+    /** Row 7 in the sidecar: {@code panscore serve} defaults to the top-20 mode and τ = 1.0 (its help says so). */
+    @Test
+    void serveDefaultsToTopKAndTauOne() {
+        java.io.StringWriter help = new java.io.StringWriter();
+        assertEquals(0, io.panscore.api.cli.Main.run(new String[] {"serve", "--help"}, new java.io.PrintWriter(help, true),
+                new java.io.PrintWriter(new java.io.StringWriter(), true)));
+        String h = help.toString().replaceAll("\\s+", " ");
+        assertTrue(h.contains("Default: top-k"), h);
+        assertTrue(h.matches(".*--threshold=<threshold>[^-]*Default: 1\\.0.*"), h);
     }
 
     /**
