@@ -59,8 +59,8 @@ public final class PrmScorer implements AutoCloseable {
     private final SizedEngine reference;
     private final PrmOptions options;
     private final TrajectoryEncoder encoder;
-    /** With {@link PrmOptions#processBenchBoundaries()}: the tokens the template writes after an assistant message's content. */
-    private final int endOfTurnTokens;
+    /** With {@link PrmOptions#processBenchBoundaries()}: the tokens the template writes after an assistant message's content (-1: not yet known). */
+    private int endOfTurnTokens = -1;
     private long policyNanos;
     private long referenceNanos;
     private long restNanos;
@@ -93,11 +93,17 @@ public final class PrmScorer implements AutoCloseable {
             Vocabularies.requireSame(policy.model(), reference.model());
         }
         this.encoder = new TrajectoryEncoder(policy.model(), options.template());
-        this.endOfTurnTokens = options.processBenchBoundaries() ? encoder.endOfTurnTokens() : 0;
     }
 
-    /** The shift of ProcessBench's step boundaries: tokens after an assistant message's content (0 when that mode is off). */
+    /**
+     * The shift of ProcessBench's step boundaries: the tokens the template writes after an assistant
+     * message's content ({@link TrajectoryEncoder#endOfTurnTokens()}; 0 when that mode is off).
+     * Found on first use, so a missing template is reported by the caller's template check first.
+     */
     public int processBenchShift() {
+        if (endOfTurnTokens < 0) {
+            endOfTurnTokens = options.processBenchBoundaries() ? encoder.endOfTurnTokens() : 0;
+        }
         return endOfTurnTokens;
     }
 
@@ -211,6 +217,7 @@ public final class PrmScorer implements AutoCloseable {
      * end-of-turn token when it is scored). r^t = q^t − q^{t−1}; the rest of each step is kept.
      */
     private List<StepReward> processBenchValues(List<StepReward> rewards, double[] ratio, TrajectoryEncoder.Encoded e, int[] ends) {
+        int shift = processBenchShift();
         double[] prefix = new double[ratio.length + 1];
         for (int i = 0; i < ratio.length; i++) {
             prefix[i + 1] = prefix[i] + ratio[i];
@@ -227,7 +234,7 @@ public final class PrmScorer implements AutoCloseable {
             }
             content = content.stripTrailing();
             int tokensUpTo = content.isEmpty() ? 0 : policy.model().tokenize(content, false, false).length;
-            int last = Math.clamp((long) tokensUpTo + endOfTurnTokens - e.unscoredResponseTokens(), 0, ratio.length);
+            int last = Math.clamp((long) tokensUpTo + shift - e.unscoredResponseTokens(), 0, ratio.length);
             double value = options.beta() * prefix[last];
             out.add(new StepReward(st.index(), st.tokenCount(), value - previous, value, st.meanEntropy(), st.maxEntropy(), st.minLogprob(),
                     st.meanClippedRank()));
