@@ -190,6 +190,9 @@ class ParityTest {
             assertEquals(longFull, byId.get("long").get("truncated_from").asInt(), cmd);
             assertEquals(max - longPrompt, byId.get("long").get("tokens").asInt(), cmd);
             assertFalse(byId.get("short").has("truncated_from"), cmd);
+            if (cmd.equals("prm")) {
+                assertEquals(0.001, byId.get("long").get("beta").asDouble(), "row 3: the CLI's β without --beta");
+            }
             assertTrue(err.toString().contains("no room for the response within 24 tokens"), err.toString());
             java.io.StringWriter help = new java.io.StringWriter();
             io.panscore.api.cli.Main.run(new String[] {cmd, "--help"}, new java.io.PrintWriter(help, true), new java.io.PrintWriter(new java.io.StringWriter(), true));
