@@ -202,7 +202,8 @@ public final class PrmScorer implements AutoCloseable {
         int[] step = Steps.ofScoredTokens(policy.model(), e, ends);
         List<StepReward> rewards = stepRewards(ratio, step, pol, options.beta());
         if (options.processBenchBoundaries()) {
-            rewards = processBenchValues(rewards, ratio, e, ends);
+            boolean splitOnDelimiter = t.steps() == null && !options.stepMarkers();
+            rewards = processBenchValues(rewards, ratio, e, ends, splitOnDelimiter ? options.delimiter() : "");
         }
         return new PrmScore(t.id(), t.problem(), t.teacher(), n, options.beta(), options.keepLogRatios() ? ratio : null, rewards);
     }
@@ -212,18 +213,17 @@ public final class PrmScorer implements AutoCloseable {
      * the tokenized rendering of the conversation whose assistant message is steps 1..t as where
      * step t ends, and that rendering still ends with the template's end-of-turn text. So q^t sums
      * the log-ratios of the tokens of the response text up to step t's content (its trailing
-     * separator, the delimiter run or whitespace, left out), tokenized on its own, plus
+     * separator, the delimiter run when split on it, then whitespace, left out), tokenized on its own, plus
      * {@link #processBenchShift()} more, clipped at the end of what is scored (which includes the
      * end-of-turn token when it is scored). r^t = q^t − q^{t−1}; the rest of each step is kept.
      */
-    private List<StepReward> processBenchValues(List<StepReward> rewards, double[] ratio, TrajectoryEncoder.Encoded e, int[] ends) {
+    private List<StepReward> processBenchValues(List<StepReward> rewards, double[] ratio, TrajectoryEncoder.Encoded e, int[] ends, String delimiter) {
         int shift = processBenchShift();
         double[] prefix = new double[ratio.length + 1];
         for (int i = 0; i < ratio.length; i++) {
             prefix[i + 1] = prefix[i] + ratio[i];
         }
         byte[] text = e.responseText().getBytes(java.nio.charset.StandardCharsets.UTF_8);
-        String delimiter = options.delimiter();
         List<StepReward> out = new ArrayList<>(rewards.size());
         double previous = 0;
         for (StepReward st : rewards) {

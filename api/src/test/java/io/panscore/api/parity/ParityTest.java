@@ -353,7 +353,9 @@ class ParityTest {
                     expectedPb[k] = beta * sum(lp, Math.min(n[k] + shift, total));
                     expectedOwn[k] = beta * sum(lp, k == 2 ? total : d[k]);
                 }
-                PrmScore a = ((PrmScorer.Scored) new PrmScorer(engine, null, pb.withTemplate(template)).scoreAll(List.of(t)).getFirst()).score();
+                // (the delimiter plays no part with explicit steps: "." must not be cut off their contents)
+                PrmScore a = ((PrmScorer.Scored) new PrmScorer(engine, null, pb.withTemplate(template).withDelimiter(".")).scoreAll(List.of(t))
+                        .getFirst()).score();
                 PrmScore b = ((PrmScorer.Scored) new PrmScorer(engine, null, pb.withTemplate(template).withProcessBenchBoundaries(false))
                         .scoreAll(List.of(t)).getFirst()).score();
                 assertEquals(total, a.tokenCount());
@@ -377,6 +379,37 @@ class ParityTest {
                 ProcessBenchEval miss = ProcessBenchEval.of(List.of(b), Map.of("pb", 0), threshold);
                 assertEquals(1, hit.erroneousHits());
                 assertEquals(0, miss.erroneousHits());
+            }
+        }
+    }
+
+    /**
+     * ProcessBench's boundaries on a response split on its delimiter (no explicit steps): step t's
+     * content is its text without the delimiter run; with {@code --template none} the shift comes
+     * from the model's own template (Qwen's: 2); the end of turn is not scored here, so the last q
+     * ends at the response's last token. Expected values summed by hand from a separate forward pass.
+     */
+    @Test
+    void processBenchBoundariesOnDelimiterSplitSteps() {
+        String delimiter = " ки\n";
+        String response = "a = 1 + 2." + delimiter + "b = a * 4." + delimiter + "c = b - 5.";
+        double beta = 0.01;
+        try (Model model = Model.load(Fixtures.tiny()); Engine engine = model.newEngine(EngineOptions.defaults().withContextSize(512))) {
+            assertEquals(2, new TrajectoryEncoder(model, PromptTemplate.none()).endOfTurnTokens(), "the fixture's own Qwen template");
+            int[] p = model.tokenize("Q: ", true, true);
+            int[] r = model.tokenize(response, false, false);
+            int[] seq = Arrays.copyOf(p, p.length + r.length);
+            System.arraycopy(r, 0, seq, p.length, r.length);
+            float[] lp = engine.score(new Sequence(seq, p.length, seq.length)).logprob();
+            String[] contents = {"a = 1 + 2.", "a = 1 + 2." + delimiter + "b = a * 4.", response};
+            PrmOptions options = PrmOptions.defaults().withBeta(beta).withDelimiter(delimiter).withTemplate(PromptTemplate.none())
+                    .withProcessBenchBoundaries(true);
+            PrmScore s = ((PrmScorer.Scored) new PrmScorer(engine, null, options).scoreAll(List.of(Trajectory.of("d", "p", "", "Q: ", response)))
+                    .getFirst()).score();
+            assertEquals(3, s.steps().size());
+            for (int k = 0; k < 3; k++) {
+                int upTo = Math.min(model.tokenize(contents[k], false, false).length + 2, lp.length);
+                assertEquals(beta * sum(lp, upTo), s.steps().get(k).value(), 1e-6, "q of step " + k);
             }
         }
     }
