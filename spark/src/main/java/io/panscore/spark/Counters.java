@@ -19,6 +19,7 @@ public final class Counters implements Serializable {
     final LongAccumulator rsrScored;
     final LongAccumulator prmScored;
     final LongAccumulator tokens;
+    final LongAccumulator truncated;
 
     Counters(SparkContext sc) {
         malformed = sc.longAccumulator("panscore.malformed");
@@ -26,6 +27,7 @@ public final class Counters implements Serializable {
         rsrScored = sc.longAccumulator("panscore.rsr.scored");
         prmScored = sc.longAccumulator("panscore.prm.scored");
         tokens = sc.longAccumulator("panscore.tokens");
+        truncated = sc.longAccumulator("panscore.truncated");
     }
 
     /** Malformed rows (bad JSON, missing or mistyped fields, duplicate ids) seen so far. */
@@ -33,7 +35,10 @@ public final class Counters implements Serializable {
         return malformed.value();
     }
 
-    /** Well-formed trajectories that could not be scored (empty response, longer than the context). */
+    /**
+     * Well-formed trajectories that could not be scored (empty response, a prompt that leaves no room
+     * for the response within the token limit, a failure in the engine).
+     */
     public long unscorable() {
         return unscorable.value();
     }
@@ -44,6 +49,14 @@ public final class Counters implements Serializable {
 
     public long prmScored() {
         return prmScored.value();
+    }
+
+    /**
+     * Trajectories scored after being cut to the token limit ({@code --max-tokens}, or the engine's
+     * context when smaller): rows with {@code truncated_from} set in their RSR or PRM result.
+     */
+    public long truncated() {
+        return truncated.value();
     }
 
     /** Response tokens scored, summed over the models that score (RSR student, PRM policy). */

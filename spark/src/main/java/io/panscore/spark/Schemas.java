@@ -47,7 +47,10 @@ public final class Schemas {
             createStructField("min_logprob", DoubleType, false),
             createStructField("mean_clipped_rank", DoubleType, false)));
 
-    /** One RSR result: {@code id,problem,teacher,tokens,mean_surprisal,mean_clipped_rank,rsr,mean_entropy,perplexity} + steps. */
+    /**
+     * One RSR result: {@code id,problem,teacher,tokens,mean_surprisal,mean_clipped_rank,rsr,mean_entropy,perplexity} + steps, then
+     * {@code truncated_from}: the token count of prompt + response before they were cut to the token limit (null when not cut).
+     */
     public static final StructType RSR = createStructType(List.of(
             createStructField("id", StringType, false),
             createStructField("problem", StringType, false),
@@ -58,7 +61,8 @@ public final class Schemas {
             createStructField("rsr", DoubleType, false),
             createStructField("mean_entropy", DoubleType, false),
             createStructField("perplexity", DoubleType, false),
-            createStructField("step_stats", createArrayType(RSR_STEP, false), true)));
+            createStructField("step_stats", createArrayType(RSR_STEP, false), true),
+            createStructField("truncated_from", IntegerType, true)));
 
     /** PRM's per-step rewards (the CLI's JSONL {@code steps} objects). */
     public static final StructType PRM_STEP = createStructType(List.of(
@@ -74,7 +78,7 @@ public final class Schemas {
     /** The aggregate column names of the CLI, {@code min_r ... last_q}, in its order. */
     public static final List<String> PRM_AGGREGATES;
 
-    /** One PRM result: {@code id,problem,teacher,tokens,steps,reward,min_r,...,last_q} + beta + steps. */
+    /** One PRM result: {@code id,problem,teacher,tokens,steps,reward,min_r,...,last_q} + beta + steps + {@code truncated_from} (as RSR's). */
     public static final StructType PRM;
 
     static {
@@ -97,6 +101,7 @@ public final class Schemas {
         }
         f.add(createStructField("beta", DoubleType, false));
         f.add(createStructField("step_rewards", createArrayType(PRM_STEP, false), false));
+        f.add(createStructField("truncated_from", IntegerType, true));
         PRM = createStructType(f);
     }
 

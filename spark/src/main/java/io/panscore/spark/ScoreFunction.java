@@ -149,13 +149,13 @@ final class ScoreFunction implements MapPartitionsFunction<Row, Row> {
                 Row prmRow = null;
                 if (rsr != null) {
                     switch (rsr.get(i)) {
-                        case TrajectoryScorer.Scored s -> rsrRow = rsrRow(s.score());
+                        case TrajectoryScorer.Scored s -> rsrRow = rsrRow(s.score(), s.truncatedFrom());
                         case TrajectoryScorer.Failed f -> failures.add((prm != null ? "rsr: " : "") + f.message());
                     }
                 }
                 if (prm != null) {
                     switch (prm.get(i)) {
-                        case PrmScorer.Scored s -> prmRow = prmRow(s.score());
+                        case PrmScorer.Scored s -> prmRow = prmRow(s.score(), s.truncatedFrom());
                         case PrmScorer.Failed f -> failures.add((rsr != null ? "prm: " : "") + f.message());
                     }
                 }
@@ -166,6 +166,9 @@ final class ScoreFunction implements MapPartitionsFunction<Row, Row> {
                 if (prmRow != null) {
                     counters.prmScored.add(1);
                     counters.tokens.add(prmRow.getInt(3));
+                }
+                if (truncated(rsrRow) || truncated(prmRow)) {
+                    counters.truncated.add(1);
                 }
                 String reason = null;
                 if (!failures.isEmpty()) {
@@ -243,7 +246,17 @@ final class ScoreFunction implements MapPartitionsFunction<Row, Row> {
         return p;
     }
 
+    /** Whether a result row (RSR or PRM) was cut to the token limit: its last field, {@code truncated_from}, is set. */
+    private static boolean truncated(Row result) {
+        return result != null && !result.isNullAt(result.length() - 1);
+    }
+
     static Row rsrRow(TrajectoryScore s) {
+        return rsrRow(s, 0);
+    }
+
+    /** @param truncatedFrom the length before truncation, 0 when not truncated ({@code truncated_from} null) */
+    static Row rsrRow(TrajectoryScore s, int truncatedFrom) {
         Row[] steps = null;
         if (!s.steps().isEmpty()) {
             steps = new Row[s.steps().size()];
@@ -253,10 +266,15 @@ final class ScoreFunction implements MapPartitionsFunction<Row, Row> {
             }
         }
         return RowFactory.create(s.id(), s.problem(), s.teacher(), s.tokenCount(), s.meanSurprisal(), s.meanClippedRank(), s.rsr(), s.meanEntropy(),
-                s.perplexity(), steps);
+                s.perplexity(), steps, truncatedFrom > 0 ? truncatedFrom : null);
     }
 
     static Row prmRow(PrmScore s) {
+        return prmRow(s, 0);
+    }
+
+    /** @param truncatedFrom the length before truncation, 0 when not truncated ({@code truncated_from} null) */
+    static Row prmRow(PrmScore s, int truncatedFrom) {
         List<Object> v = new ArrayList<>(List.of(s.id(), s.problem(), s.teacher(), s.tokenCount(), s.steps().size(), s.responseReward()));
         for (Aggregation.Over o : Aggregation.Over.values()) {
             for (Aggregation a : Aggregation.values()) {
@@ -271,6 +289,7 @@ final class ScoreFunction implements MapPartitionsFunction<Row, Row> {
                     st.meanClippedRank());
         }
         v.add(steps);
+        v.add(truncatedFrom > 0 ? truncatedFrom : null);
         return RowFactory.create(v.toArray());
     }
 }

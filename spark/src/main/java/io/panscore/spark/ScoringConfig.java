@@ -36,10 +36,21 @@ import java.io.Serializable;
  * @param threads        threads per engine; 0 = the task's CPUs ({@code spark.task.cpus})
  * @param gpuLayers      layers offloaded to the GPU (CLI {@code --gpu-layers}; -1 = all); the
  *                       task's GPU (from Spark's resource scheduling) is used when it has one
+ * @param maxTokens      prompt + response are cut to this many tokens, and to the engine's context,
+ *                       and what is kept is scored (CLI {@code --max-tokens}; default 32768, the
+ *                       released RSR code's max_model_len); a cut row has {@code truncated_from}
  */
 public record ScoringConfig(String rsrModel, String prmPolicy, String prmReference, int rMax, String stepDelimiter, double beta,
         String prmDelimiter, String template, Batching batching, int chunk, int partitions, OnError onError, int contextSize, int batchSize,
-        int microBatchSize, int threads, int gpuLayers) implements Serializable {
+        int microBatchSize, int threads, int gpuLayers, int maxTokens) implements Serializable {
+
+    /** The configuration with the default {@code maxTokens} (32768). */
+    public ScoringConfig(String rsrModel, String prmPolicy, String prmReference, int rMax, String stepDelimiter, double beta,
+            String prmDelimiter, String template, Batching batching, int chunk, int partitions, OnError onError, int contextSize, int batchSize,
+            int microBatchSize, int threads, int gpuLayers) {
+        this(rsrModel, prmPolicy, prmReference, rMax, stepDelimiter, beta, prmDelimiter, template, batching, chunk, partitions, onError, contextSize,
+                batchSize, microBatchSize, threads, gpuLayers, TrajectoryOptions.DEFAULT_MAX_TOKENS);
+    }
 
     private static final long serialVersionUID = 1L;
 
@@ -92,7 +103,7 @@ public record ScoringConfig(String rsrModel, String prmPolicy, String prmReferen
         // accessors cannot be used yet: the fields are assigned after this body)
         PromptTemplate t = PromptTemplate.parse(template);
         int window = batching == Batching.SINGLE ? 1 : chunk;
-        TrajectoryOptions.defaults().withRMax(rMax).withTemplate(t).withChunkSize(window);
+        TrajectoryOptions.defaults().withRMax(rMax).withTemplate(t).withChunkSize(window).withMaxTokens(maxTokens);
         PrmOptions.defaults().withBeta(beta).withDelimiter(prmDelimiter).withTemplate(t).withChunkSize(chunk);
         EngineOptions.defaults().withContextSize(contextSize).withBatchSize(batchSize).withMicroBatchSize(microBatchSize).withThreads(threads);
         new ModelOptions(gpuLayers, 0, true, false);
@@ -125,12 +136,12 @@ public record ScoringConfig(String rsrModel, String prmPolicy, String prmReferen
 
     public TrajectoryOptions trajectoryOptions() {
         return TrajectoryOptions.defaults().withRMax(rMax).withTemplate(PromptTemplate.parse(template)).withStepDelimiter(stepDelimiter)
-                .withChunkSize(window());
+                .withChunkSize(window()).withMaxTokens(maxTokens);
     }
 
     public PrmOptions prmOptions() {
         return PrmOptions.defaults().withBeta(beta).withDelimiter(prmDelimiter).withTemplate(PromptTemplate.parse(template))
-                .withChunkSize(window());
+                .withChunkSize(window()).withMaxTokens(maxTokens);
     }
 
     /** Engine options with {@code defaultThreads} used when {@link #threads()} is 0. */
@@ -145,81 +156,86 @@ public record ScoringConfig(String rsrModel, String prmPolicy, String prmReferen
 
     public ScoringConfig withRsrModel(String v) {
         return new ScoringConfig(v, prmPolicy, prmReference, rMax, stepDelimiter, beta, prmDelimiter, template, batching, chunk, partitions, onError,
-                contextSize, batchSize, microBatchSize, threads, gpuLayers);
+                contextSize, batchSize, microBatchSize, threads, gpuLayers, maxTokens);
     }
 
     public ScoringConfig withPrm(String policy, String reference) {
         return new ScoringConfig(rsrModel, policy, reference, rMax, stepDelimiter, beta, prmDelimiter, template, batching, chunk, partitions, onError,
-                contextSize, batchSize, microBatchSize, threads, gpuLayers);
+                contextSize, batchSize, microBatchSize, threads, gpuLayers, maxTokens);
     }
 
     public ScoringConfig withRMax(int v) {
         return new ScoringConfig(rsrModel, prmPolicy, prmReference, v, stepDelimiter, beta, prmDelimiter, template, batching, chunk, partitions, onError,
-                contextSize, batchSize, microBatchSize, threads, gpuLayers);
+                contextSize, batchSize, microBatchSize, threads, gpuLayers, maxTokens);
     }
 
     public ScoringConfig withStepDelimiter(String v) {
         return new ScoringConfig(rsrModel, prmPolicy, prmReference, rMax, v, beta, prmDelimiter, template, batching, chunk, partitions, onError,
-                contextSize, batchSize, microBatchSize, threads, gpuLayers);
+                contextSize, batchSize, microBatchSize, threads, gpuLayers, maxTokens);
     }
 
     public ScoringConfig withBeta(double v) {
         return new ScoringConfig(rsrModel, prmPolicy, prmReference, rMax, stepDelimiter, v, prmDelimiter, template, batching, chunk, partitions, onError,
-                contextSize, batchSize, microBatchSize, threads, gpuLayers);
+                contextSize, batchSize, microBatchSize, threads, gpuLayers, maxTokens);
     }
 
     public ScoringConfig withPrmDelimiter(String v) {
         return new ScoringConfig(rsrModel, prmPolicy, prmReference, rMax, stepDelimiter, beta, v, template, batching, chunk, partitions, onError,
-                contextSize, batchSize, microBatchSize, threads, gpuLayers);
+                contextSize, batchSize, microBatchSize, threads, gpuLayers, maxTokens);
     }
 
     public ScoringConfig withTemplate(String v) {
         return new ScoringConfig(rsrModel, prmPolicy, prmReference, rMax, stepDelimiter, beta, prmDelimiter, v, batching, chunk, partitions, onError,
-                contextSize, batchSize, microBatchSize, threads, gpuLayers);
+                contextSize, batchSize, microBatchSize, threads, gpuLayers, maxTokens);
     }
 
     public ScoringConfig withBatching(Batching v) {
         return new ScoringConfig(rsrModel, prmPolicy, prmReference, rMax, stepDelimiter, beta, prmDelimiter, template, v, chunk, partitions, onError,
-                contextSize, batchSize, microBatchSize, threads, gpuLayers);
+                contextSize, batchSize, microBatchSize, threads, gpuLayers, maxTokens);
     }
 
     public ScoringConfig withChunk(int v) {
         return new ScoringConfig(rsrModel, prmPolicy, prmReference, rMax, stepDelimiter, beta, prmDelimiter, template, batching, v, partitions, onError,
-                contextSize, batchSize, microBatchSize, threads, gpuLayers);
+                contextSize, batchSize, microBatchSize, threads, gpuLayers, maxTokens);
     }
 
     public ScoringConfig withPartitions(int v) {
         return new ScoringConfig(rsrModel, prmPolicy, prmReference, rMax, stepDelimiter, beta, prmDelimiter, template, batching, chunk, v, onError,
-                contextSize, batchSize, microBatchSize, threads, gpuLayers);
+                contextSize, batchSize, microBatchSize, threads, gpuLayers, maxTokens);
     }
 
     public ScoringConfig withOnError(OnError v) {
         return new ScoringConfig(rsrModel, prmPolicy, prmReference, rMax, stepDelimiter, beta, prmDelimiter, template, batching, chunk, partitions, v,
-                contextSize, batchSize, microBatchSize, threads, gpuLayers);
+                contextSize, batchSize, microBatchSize, threads, gpuLayers, maxTokens);
     }
 
     public ScoringConfig withContextSize(int v) {
         return new ScoringConfig(rsrModel, prmPolicy, prmReference, rMax, stepDelimiter, beta, prmDelimiter, template, batching, chunk, partitions,
-                onError, v, batchSize, microBatchSize, threads, gpuLayers);
+                onError, v, batchSize, microBatchSize, threads, gpuLayers, maxTokens);
     }
 
     public ScoringConfig withBatchSize(int v) {
         return new ScoringConfig(rsrModel, prmPolicy, prmReference, rMax, stepDelimiter, beta, prmDelimiter, template, batching, chunk, partitions,
-                onError, contextSize, v, microBatchSize, threads, gpuLayers);
+                onError, contextSize, v, microBatchSize, threads, gpuLayers, maxTokens);
     }
 
     public ScoringConfig withMicroBatchSize(int v) {
         return new ScoringConfig(rsrModel, prmPolicy, prmReference, rMax, stepDelimiter, beta, prmDelimiter, template, batching, chunk, partitions,
-                onError, contextSize, batchSize, v, threads, gpuLayers);
+                onError, contextSize, batchSize, v, threads, gpuLayers, maxTokens);
     }
 
     public ScoringConfig withThreads(int v) {
         return new ScoringConfig(rsrModel, prmPolicy, prmReference, rMax, stepDelimiter, beta, prmDelimiter, template, batching, chunk, partitions,
-                onError, contextSize, batchSize, microBatchSize, v, gpuLayers);
+                onError, contextSize, batchSize, microBatchSize, v, gpuLayers, maxTokens);
     }
 
     public ScoringConfig withGpuLayers(int v) {
         return new ScoringConfig(rsrModel, prmPolicy, prmReference, rMax, stepDelimiter, beta, prmDelimiter, template, batching, chunk, partitions,
-                onError, contextSize, batchSize, microBatchSize, threads, v);
+                onError, contextSize, batchSize, microBatchSize, threads, v, maxTokens);
+    }
+
+    public ScoringConfig withMaxTokens(int v) {
+        return new ScoringConfig(rsrModel, prmPolicy, prmReference, rMax, stepDelimiter, beta, prmDelimiter, template, batching, chunk, partitions,
+                onError, contextSize, batchSize, microBatchSize, threads, gpuLayers, v);
     }
 }

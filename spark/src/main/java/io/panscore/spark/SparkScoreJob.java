@@ -82,8 +82,13 @@ public final class SparkScoreJob implements Callable<Integer> {
     @Option(names = "--on-error", description = "skip (count malformed rows and unscorable trajectories, write them to bad_rows/ with the reason) or fail (stop the job). Default: ${DEFAULT-VALUE}")
     String onError = "skip";
 
-    @Option(names = "--ctx", description = "KV cache size in tokens (0 = model's, at most 4096). Default: ${DEFAULT-VALUE}")
+    @Option(names = "--ctx", description = "KV cache size in tokens (0 = model's, at most 4096); longer trajectories are cut to it "
+            + "(as to --max-tokens) and still scored. Default: ${DEFAULT-VALUE}")
     int contextSize = 0;
+
+    @Option(names = "--max-tokens", description = "cut prompt + response to this many tokens (and to --ctx) and score what is kept, as the CLI does "
+            + "(the released RSR code's max_model_len); such rows have truncated_from and are counted. Default: ${DEFAULT-VALUE}")
+    int maxTokens = io.panscore.api.trajectory.TrajectoryOptions.DEFAULT_MAX_TOKENS;
 
     @Option(names = "--batch", description = "tokens per decode (0 = 512). Default: ${DEFAULT-VALUE}")
     int batchSize = 0;
@@ -140,7 +145,7 @@ public final class SparkScoreJob implements Callable<Integer> {
         }
         ScoringConfig config = new ScoringConfig(rsrModel, prmPolicy, prmRef, rMax, unescape(stepDelimiter), beta, unescape(delimiter), template,
                 ScoringConfig.Batching.valueOf(batching.toUpperCase(Locale.ROOT)), chunk, partitions,
-                ScoringConfig.OnError.valueOf(onError.toUpperCase(Locale.ROOT)), contextSize, batchSize, microBatchSize, threads, gpuLayers);
+                ScoringConfig.OnError.valueOf(onError.toUpperCase(Locale.ROOT)), contextSize, batchSize, microBatchSize, threads, gpuLayers, maxTokens);
         SaveMode mode = switch (saveMode.toLowerCase(Locale.ROOT)) {
             case "overwrite" -> SaveMode.Overwrite;
             case "errorifexists", "error" -> SaveMode.ErrorIfExists;

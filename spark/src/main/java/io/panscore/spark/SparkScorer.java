@@ -159,8 +159,15 @@ public final class SparkScorer {
         return new Scored(config, results, counters);
     }
 
-    /** What a scoring run counted: exact counts from the results, and the accumulators. */
-    public record Report(long rows, long rsrScored, long prmScored, long malformed, long unscorable, long tokens, double seconds, Counters counters) {
+    /**
+     * What a scoring run counted: exact counts from the results, and the accumulators.
+     *
+     * @param truncated rows scored after being cut to the token limit (their RSR or PRM result has
+     *                  {@code truncated_from}); they are among the scored rows
+     * @param unscorable rows that could not be scored (failed); written to {@code bad_rows/}
+     */
+    public record Report(long rows, long rsrScored, long prmScored, long malformed, long unscorable, long truncated, long tokens, double seconds,
+            Counters counters) {
 
         public double rowsPerSecond() {
             return rows / Math.max(seconds, 1e-9);
@@ -169,8 +176,8 @@ public final class SparkScorer {
         @Override
         public String toString() {
             return String.format(java.util.Locale.ROOT,
-                    "%,d rows in %.1f s (%.2f rows/s, %,d tokens): %,d RSR scored, %,d PRM scored, %,d malformed, %,d unscorable",
-                    rows, seconds, rowsPerSecond(), tokens, rsrScored, prmScored, malformed, unscorable);
+                    "%,d rows in %.1f s (%.2f rows/s, %,d tokens): %,d RSR scored, %,d PRM scored, %,d malformed, %,d unscorable, %,d truncated",
+                    rows, seconds, rowsPerSecond(), tokens, rsrScored, prmScored, malformed, unscorable, truncated);
         }
     }
 
@@ -231,10 +238,12 @@ public final class SparkScorer {
                 Row c = results.agg(count(lit(1)), count(col("rsr")), count(col("prm")),
                         sum(when(col("status").equalTo(ScoreFunction.MALFORMED), 1).otherwise(0)),
                         sum(when(col("status").equalTo(ScoreFunction.UNSCORABLE), 1).otherwise(0)),
-                        sum(col("rsr.tokens")), sum(col("prm.tokens"))).first();
+                        sum(col("rsr.tokens")), sum(col("prm.tokens")),
+                        sum(when(col("rsr.truncated_from").isNotNull().or(col("prm.truncated_from").isNotNull()), 1).otherwise(0))).first();
                 long tokens = (c.isNullAt(5) ? 0 : c.getLong(5)) + (c.isNullAt(6) ? 0 : c.getLong(6));
-                return new Report(c.getLong(0), c.getLong(1), c.getLong(2), c.getLong(3), c.getLong(4), tokens, (System.nanoTime() - t0) / 1e9,
-                        counters);
+                long truncated = c.isNullAt(7) ? 0 : c.getLong(7);
+                return new Report(c.getLong(0), c.getLong(1), c.getLong(2), c.getLong(3), c.getLong(4), truncated, tokens,
+                        (System.nanoTime() - t0) / 1e9, counters);
             } finally {
                 results.unpersist(false);
             }

@@ -223,7 +223,7 @@ class SparkScorerTest {
         // the CLI's CSV columns, in its order, then the step details and the input record
         List<String> columns = Arrays.asList(spark.read().parquet(dir.resolve("p3/rsr").toString()).columns());
         assertEquals(List.of(ScoreWriter.CSV_HEADER.split(",")), columns.subList(0, 9));
-        assertEquals(List.of("step_stats", "record"), columns.subList(9, 11));
+        assertEquals(List.of("step_stats", "truncated_from", "record"), columns.subList(9, 12));
         assertEquals(0, spark.read().parquet(dir.resolve("p3/bad_rows").toString()).count());
         // the records are the input's line numbers
         List<String> lines = List.of(sample().split("\n"));

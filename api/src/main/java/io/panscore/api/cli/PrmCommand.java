@@ -65,7 +65,9 @@ final class PrmCommand implements Callable<Integer> {
     double beta = PrmOptions.DEFAULT_BETA;
 
     @Option(names = "--parity", description = "reproduce a released implementation switch by switch (docs/PARITY.md): implicitprm = "
-            + "beta 0.001 (unless --beta), Jinja chat template, 'Step i: ' step prefixes, 'Step N:' re-splitting, end-of-turn token scored in the last step")
+            + "beta 0.001 (unless --beta), Jinja chat template, 'Step i: ' step prefixes, 'Step N:' re-splitting, end-of-turn token scored in the last step; "
+            + "processbench = all of implicitprm, beta 0.005 (unless --beta), and the released ProcessBench script's step boundaries: each q ends as many "
+            + "tokens past its step's content as the chat template writes after an assistant message (<|im_end|> and \\n: 2), i.e. 1-2 tokens into the next step")
     String parity;
 
     @Option(names = "--step-prefix", description = "write explicit steps as 'Step i: <step>' joined by \\n\\n, as the released code does")
@@ -133,12 +135,14 @@ final class PrmCommand implements Callable<Integer> {
         PromptTemplate template = PromptTemplate.parse(io.template);
         PrmOptions base = PrmOptions.defaults();
         if (parity != null) {
-            if (!parity.equals("implicitprm")) {
-                throw new IllegalArgumentException("--parity: unknown mode '" + parity + "' (known: implicitprm)");
-            }
-            base = PrmOptions.implicitPrmParity();
+            base = switch (parity) {
+                case "implicitprm" -> PrmOptions.implicitPrmParity();
+                case "processbench" -> PrmOptions.processBenchParity();
+                default -> throw new IllegalArgumentException("--parity: unknown mode '" + parity + "' (known: implicitprm, processbench)");
+            };
         }
-        PrmOptions options = base.withBeta(beta).withDelimiter(TrajectoryRun.unescape(delimiter))
+        boolean betaGiven = spec.commandLine().getParseResult() != null && spec.commandLine().getParseResult().hasMatchedOption("--beta");
+        PrmOptions options = base.withBeta(betaGiven || parity == null ? beta : base.beta()).withDelimiter(TrajectoryRun.unescape(delimiter))
                 .withTemplate(template).withChunkSize(io.chunk).withKeepLogRatios(logRatios)
                 .withStepPrefix(base.stepPrefix() || stepPrefix).withStepMarkers(base.stepMarkers() || stepMarkers)
                 .withScoreEndOfTurn(base.scoreEndOfTurn() || scoreEot).withErrorThreshold(errorThreshold).withMaxTokens(io.maxTokens);
@@ -166,12 +170,15 @@ final class PrmCommand implements Callable<Integer> {
             java.util.Map<String, Object> meta = TrajectoryRun.meta("prm", io, engineArgs);
             meta.put("policy", TrajectoryRun.fingerprint(policy));
             meta.put("reference", ref == null ? "none" : TrajectoryRun.fingerprint(ref));
-            meta.put("beta", beta);
+            meta.put("beta", options.beta());
             meta.put("delimiter", TrajectoryRun.unescape(delimiter));
             meta.put("log_ratios", logRatios);
             meta.put("step_prefix", options.stepPrefix());
             meta.put("step_markers", options.stepMarkers());
             meta.put("score_eot", options.scoreEndOfTurn());
+            if (options.processBenchBoundaries()) {
+                meta.put("processbench_boundaries", scorer.processBenchShift());
+            }
             TrajectoryRun.run(io, CSV_HEADER, meta, stdout, spec.commandLine().getErr(),
                     (input, done) -> TrajectoryRun.results(scorer.score(input, done), o -> switch (o) {
                         case PrmScorer.Scored s -> {

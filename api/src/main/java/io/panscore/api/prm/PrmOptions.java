@@ -24,9 +24,16 @@ import io.panscore.api.trajectory.TrajectoryOptions;
  * @param errorThreshold ProcessBench's first-error rule: the first step whose sigmoid(q^t) is
  *                       below this is the predicted first error (default 0.5)
  * @param maxTokens      prompt + response are cut to this many tokens, the rest still scored
+ * @param processBenchBoundaries each q^t ends where the released ProcessBench script ends it (our
+ *                       reading, docs/PARITY.md): after step t's content (without the separator that
+ *                       follows it) plus the tokens the chat template writes after an assistant
+ *                       message's content (ChatML/Qwen: {@code <|im_end|>} and "\n", 2), i.e. one or
+ *                       two tokens into the next step, clipped at the end of what is scored; r^t is
+ *                       then q^t − q^{t−1}. A step's tokens and the policy's extras stay its own.
+ *                       Off: q^t ends at the step's own last token.
  */
 public record PrmOptions(double beta, String delimiter, PromptTemplate template, int chunkSize, boolean keepLogRatios,
-        boolean stepPrefix, boolean stepMarkers, boolean scoreEndOfTurn, double errorThreshold, int maxTokens) {
+        boolean stepPrefix, boolean stepMarkers, boolean scoreEndOfTurn, double errorThreshold, int maxTokens, boolean processBenchBoundaries) {
 
     /** The released code's β (prm_eval_utils.py, EurusPRM usage). */
     public static final double DEFAULT_BETA = 0.001;
@@ -67,6 +74,12 @@ public record PrmOptions(double beta, String delimiter, PromptTemplate template,
                 TrajectoryOptions.DEFAULT_MAX_TOKENS);
     }
 
+    /** The options without ProcessBench's step boundaries. */
+    public PrmOptions(double beta, String delimiter, PromptTemplate template, int chunkSize, boolean keepLogRatios,
+            boolean stepPrefix, boolean stepMarkers, boolean scoreEndOfTurn, double errorThreshold, int maxTokens) {
+        this(beta, delimiter, template, chunkSize, keepLogRatios, stepPrefix, stepMarkers, scoreEndOfTurn, errorThreshold, maxTokens, false);
+    }
+
     public static PrmOptions defaults() {
         return new PrmOptions(DEFAULT_BETA, "\n\n", PromptTemplate.model(), 64, false);
     }
@@ -81,43 +94,58 @@ public record PrmOptions(double beta, String delimiter, PromptTemplate template,
                 .withScoreEndOfTurn(true);
     }
 
+    /**
+     * The released ImplicitPRM ProcessBench run (our reading, docs/PARITY.md): everything of
+     * {@link #implicitPrmParity()}, β 0.005 ({@link #PROCESSBENCH_BETA}), and its step boundaries
+     * ({@link #processBenchBoundaries()}): each q^t ends as many tokens past step t's content as
+     * the chat template writes after an assistant message's content. The first-error threshold
+     * stays {@link #DEFAULT_ERROR_THRESHOLD}.
+     */
+    public static PrmOptions processBenchParity() {
+        return implicitPrmParity().withBeta(PROCESSBENCH_BETA).withProcessBenchBoundaries(true);
+    }
+
     public PrmOptions withBeta(double v) {
-        return new PrmOptions(v, delimiter, template, chunkSize, keepLogRatios, stepPrefix, stepMarkers, scoreEndOfTurn, errorThreshold, maxTokens);
+        return new PrmOptions(v, delimiter, template, chunkSize, keepLogRatios, stepPrefix, stepMarkers, scoreEndOfTurn, errorThreshold, maxTokens, processBenchBoundaries);
     }
 
     public PrmOptions withDelimiter(String v) {
-        return new PrmOptions(beta, v, template, chunkSize, keepLogRatios, stepPrefix, stepMarkers, scoreEndOfTurn, errorThreshold, maxTokens);
+        return new PrmOptions(beta, v, template, chunkSize, keepLogRatios, stepPrefix, stepMarkers, scoreEndOfTurn, errorThreshold, maxTokens, processBenchBoundaries);
     }
 
     public PrmOptions withTemplate(PromptTemplate v) {
-        return new PrmOptions(beta, delimiter, v, chunkSize, keepLogRatios, stepPrefix, stepMarkers, scoreEndOfTurn, errorThreshold, maxTokens);
+        return new PrmOptions(beta, delimiter, v, chunkSize, keepLogRatios, stepPrefix, stepMarkers, scoreEndOfTurn, errorThreshold, maxTokens, processBenchBoundaries);
     }
 
     public PrmOptions withChunkSize(int v) {
-        return new PrmOptions(beta, delimiter, template, v, keepLogRatios, stepPrefix, stepMarkers, scoreEndOfTurn, errorThreshold, maxTokens);
+        return new PrmOptions(beta, delimiter, template, v, keepLogRatios, stepPrefix, stepMarkers, scoreEndOfTurn, errorThreshold, maxTokens, processBenchBoundaries);
     }
 
     public PrmOptions withKeepLogRatios(boolean v) {
-        return new PrmOptions(beta, delimiter, template, chunkSize, v, stepPrefix, stepMarkers, scoreEndOfTurn, errorThreshold, maxTokens);
+        return new PrmOptions(beta, delimiter, template, chunkSize, v, stepPrefix, stepMarkers, scoreEndOfTurn, errorThreshold, maxTokens, processBenchBoundaries);
     }
 
     public PrmOptions withStepPrefix(boolean v) {
-        return new PrmOptions(beta, delimiter, template, chunkSize, keepLogRatios, v, stepMarkers, scoreEndOfTurn, errorThreshold, maxTokens);
+        return new PrmOptions(beta, delimiter, template, chunkSize, keepLogRatios, v, stepMarkers, scoreEndOfTurn, errorThreshold, maxTokens, processBenchBoundaries);
     }
 
     public PrmOptions withStepMarkers(boolean v) {
-        return new PrmOptions(beta, delimiter, template, chunkSize, keepLogRatios, stepPrefix, v, scoreEndOfTurn, errorThreshold, maxTokens);
+        return new PrmOptions(beta, delimiter, template, chunkSize, keepLogRatios, stepPrefix, v, scoreEndOfTurn, errorThreshold, maxTokens, processBenchBoundaries);
     }
 
     public PrmOptions withScoreEndOfTurn(boolean v) {
-        return new PrmOptions(beta, delimiter, template, chunkSize, keepLogRatios, stepPrefix, stepMarkers, v, errorThreshold, maxTokens);
+        return new PrmOptions(beta, delimiter, template, chunkSize, keepLogRatios, stepPrefix, stepMarkers, v, errorThreshold, maxTokens, processBenchBoundaries);
     }
 
     public PrmOptions withErrorThreshold(double v) {
-        return new PrmOptions(beta, delimiter, template, chunkSize, keepLogRatios, stepPrefix, stepMarkers, scoreEndOfTurn, v, maxTokens);
+        return new PrmOptions(beta, delimiter, template, chunkSize, keepLogRatios, stepPrefix, stepMarkers, scoreEndOfTurn, v, maxTokens, processBenchBoundaries);
     }
 
     public PrmOptions withMaxTokens(int v) {
-        return new PrmOptions(beta, delimiter, template, chunkSize, keepLogRatios, stepPrefix, stepMarkers, scoreEndOfTurn, errorThreshold, v);
+        return new PrmOptions(beta, delimiter, template, chunkSize, keepLogRatios, stepPrefix, stepMarkers, scoreEndOfTurn, errorThreshold, v, processBenchBoundaries);
+    }
+
+    public PrmOptions withProcessBenchBoundaries(boolean v) {
+        return new PrmOptions(beta, delimiter, template, chunkSize, keepLogRatios, stepPrefix, stepMarkers, scoreEndOfTurn, errorThreshold, maxTokens, v);
     }
 }

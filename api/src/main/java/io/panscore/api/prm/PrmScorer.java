@@ -59,6 +59,8 @@ public final class PrmScorer implements AutoCloseable {
     private final SizedEngine reference;
     private final PrmOptions options;
     private final TrajectoryEncoder encoder;
+    /** With {@link PrmOptions#processBenchBoundaries()}: the tokens the template writes after an assistant message's content (-1: not yet known). */
+    private int endOfTurnTokens = -1;
     private long policyNanos;
     private long referenceNanos;
     private long restNanos;
@@ -91,6 +93,18 @@ public final class PrmScorer implements AutoCloseable {
             Vocabularies.requireSame(policy.model(), reference.model());
         }
         this.encoder = new TrajectoryEncoder(policy.model(), options.template());
+    }
+
+    /**
+     * The shift of ProcessBench's step boundaries: the tokens the template writes after an assistant
+     * message's content ({@link TrajectoryEncoder#endOfTurnTokens()}; 0 when that mode is off).
+     * Found on first use, so a missing template is reported by the caller's template check first.
+     */
+    public int processBenchShift() {
+        if (endOfTurnTokens < 0) {
+            endOfTurnTokens = options.processBenchBoundaries() ? encoder.endOfTurnTokens() : 0;
+        }
+        return endOfTurnTokens;
     }
 
     /** Frees the engines this scorer created (not a caller's). */
@@ -186,8 +200,47 @@ public final class PrmScorer implements AutoCloseable {
         int[] ends = t.steps() != null ? Steps.explicitEnds(t.steps())
                 : options.stepMarkers() ? Steps.markerEnds(e.responseText()) : Steps.stepEnds(e.responseText(), options.delimiter());
         int[] step = Steps.ofScoredTokens(policy.model(), e, ends);
-        return new PrmScore(t.id(), t.problem(), t.teacher(), n, options.beta(), options.keepLogRatios() ? ratio : null,
-                stepRewards(ratio, step, pol, options.beta()));
+        List<StepReward> rewards = stepRewards(ratio, step, pol, options.beta());
+        if (options.processBenchBoundaries()) {
+            boolean splitOnDelimiter = t.steps() == null && !options.stepMarkers();
+            rewards = processBenchValues(rewards, ratio, e, ends, splitOnDelimiter ? options.delimiter() : "");
+        }
+        return new PrmScore(t.id(), t.problem(), t.teacher(), n, options.beta(), options.keepLogRatios() ? ratio : null, rewards);
+    }
+
+    /**
+     * The released ProcessBench script's q^t (our reading, docs/PARITY.md): it takes the length of
+     * the tokenized rendering of the conversation whose assistant message is steps 1..t as where
+     * step t ends, and that rendering still ends with the template's end-of-turn text. So q^t sums
+     * the log-ratios of the tokens of the response text up to step t's content (its trailing
+     * separator, the delimiter run when split on it, then whitespace, left out), tokenized on its own, plus
+     * {@link #processBenchShift()} more, clipped at the end of what is scored (which includes the
+     * end-of-turn token when it is scored). r^t = q^t − q^{t−1}; the rest of each step is kept.
+     */
+    private List<StepReward> processBenchValues(List<StepReward> rewards, double[] ratio, TrajectoryEncoder.Encoded e, int[] ends, String delimiter) {
+        int shift = processBenchShift();
+        double[] prefix = new double[ratio.length + 1];
+        for (int i = 0; i < ratio.length; i++) {
+            prefix[i + 1] = prefix[i] + ratio[i];
+        }
+        byte[] text = e.responseText().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        List<StepReward> out = new ArrayList<>(rewards.size());
+        double previous = 0;
+        for (StepReward st : rewards) {
+            int end = Math.min(ends[Math.min(st.index(), ends.length - 1)], text.length);
+            String content = new String(text, 0, end, java.nio.charset.StandardCharsets.UTF_8);
+            while (!delimiter.isEmpty() && content.endsWith(delimiter)) {
+                content = content.substring(0, content.length() - delimiter.length());
+            }
+            content = content.stripTrailing();
+            int tokensUpTo = content.isEmpty() ? 0 : policy.model().tokenize(content, false, false).length;
+            int last = Math.clamp((long) tokensUpTo + shift - e.unscoredResponseTokens(), 0, ratio.length);
+            double value = options.beta() * prefix[last];
+            out.add(new StepReward(st.index(), st.tokenCount(), value - previous, value, st.meanEntropy(), st.maxEntropy(), st.minLogprob(),
+                    st.meanClippedRank()));
+            previous = value;
+        }
+        return out;
     }
 
     /** The item with the end-of-turn token appended to its response (scored; it renders as no text, so it joins the last step). */

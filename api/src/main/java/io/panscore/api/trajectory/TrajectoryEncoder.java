@@ -62,6 +62,36 @@ public final class TrajectoryEncoder {
         };
     }
 
+    /**
+     * How many tokens the chat template writes after an assistant message's content (ChatML and
+     * Qwen: {@code <|im_end|>} and "\n", 2; a template whose turn ends with one end-of-turn token:
+     * 1): an assistant message is rendered through the same template path as the prompt and the
+     * tokens after its content counted. With {@link PromptTemplate#none()} the model's own template
+     * is asked (Jinja), and 0 is returned when it has none.
+     *
+     * @throws IllegalArgumentException when the template does not write the content as it is
+     */
+    public int endOfTurnTokens() {
+        String content = "panscore end of turn";
+        List<ChatMessage> conversation = List.of(new ChatMessage("user", "?"), new ChatMessage("assistant", content));
+        String rendered = switch (template.kind()) {
+            case NONE -> model.chatTemplate().isPresent() ? model.renderChatJinja(conversation, null, false, false) : null;
+            case MODEL -> model.renderChatJinja(conversation, null, false, false);
+            case JINJA -> model.renderChatJinja(conversation, template.name(), false, false);
+            case PATTERN -> model.renderChat(conversation, null, false);
+            case NAMED -> model.renderChat(conversation, template.name(), false);
+        };
+        if (rendered == null) {
+            return 0;
+        }
+        int at = rendered.lastIndexOf(content);
+        if (at < 0) {
+            throw new IllegalArgumentException("the chat template does not write an assistant message's content as it is: "
+                    + "cannot find where an assistant turn ends (rendered: " + rendered + ")");
+        }
+        return tokenizePrompt(rendered).length - tokenizePrompt(rendered.substring(0, at + content.length())).length;
+    }
+
     /** The response without a trailing end-of-turn marker. */
     public String responseText(Trajectory t) {
         String r = t.response();

@@ -139,6 +139,67 @@ class ParityTest {
         }
     }
 
+    /**
+     * Row 2 from the command line: {@code rsr} and {@code prm} cut to {@code --max-tokens} (default
+     * 32768, in their help), write {@code "truncated_from"} (the full length, counted here by hand)
+     * on the cut records only, and count truncated and unscorable trajectories in the summary.
+     */
+    @Test
+    void cliTruncatesCountsAndMarksLongTrajectories(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        String longResponse = "First add 17 and 20 to get 37. Then add 5 more to get 42. So the total is 42, and we check it twice: 42.";
+        String bigPrompt = "Read this long problem statement carefully: a farmer has 17 sheep and buys 25 more, then sells none, "
+                + "then counts them again twice to be sure. How many sheep does the farmer have now, in total?";
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        String[][] rows = {{"long", "Add 17 and 25.", longResponse}, {"short", "Is 91 prime?", "No."}, {"empty", "Is 91 prime?", ""},
+            {"bigprompt", bigPrompt, "42."}};
+        StringBuilder sb = new StringBuilder();
+        for (String[] r : rows) {
+            sb.append(json.createObjectNode().put("id", r[0]).put("problem", "p").put("prompt", r[1]).put("response", r[2])).append('\n');
+        }
+        Path in = Files.writeString(dir.resolve("in.jsonl"), sb.toString());
+        int max = 24;
+        int longPrompt;
+        int longFull;
+        try (Model model = Model.load(Fixtures.tiny())) {
+            longPrompt = model.tokenize(rows[0][1], true, false).length;
+            longFull = longPrompt + model.tokenize(longResponse, false, false).length;
+            assertTrue(longFull > max, "long: " + longFull);
+            assertTrue(model.tokenize(rows[1][1] + rows[1][2], true, false).length + 1 < max, "short fits");
+            assertTrue(model.tokenize(bigPrompt, true, false).length >= max, "bigprompt's prompt fills the limit");
+        }
+        for (String cmd : new String[] {"rsr", "prm"}) {
+            Path out = dir.resolve(cmd + ".jsonl");
+            List<String> a = new ArrayList<>(List.of(cmd, cmd.equals("rsr") ? "--model" : "--policy", Fixtures.tiny().toString(), "--in", in.toString(),
+                    "--out", out.toString(), "--template", "none", "--max-tokens", Integer.toString(max), "--progress", "never"));
+            if (cmd.equals("prm")) {
+                a.add("--no-ref");
+            }
+            java.io.StringWriter stdout = new java.io.StringWriter();
+            java.io.StringWriter err = new java.io.StringWriter();
+            int status = io.panscore.api.cli.Main.run(a.toArray(String[]::new), new java.io.PrintWriter(stdout, true), new java.io.PrintWriter(err, true));
+            assertEquals(0, status, err.toString());
+            assertTrue(stdout.toString().contains("scored 2 trajectories"), stdout.toString());
+            assertTrue(stdout.toString().contains("; 1 truncated to --max-tokens 24; skipped 0 malformed line(s), 2 unscorable trajectory(ies)"),
+                    stdout.toString());
+            Map<String, com.fasterxml.jackson.databind.JsonNode> byId = new java.util.TreeMap<>();
+            for (String line : Files.readAllLines(out)) {
+                com.fasterxml.jackson.databind.JsonNode n = json.readTree(line);
+                byId.put(n.get("id").asText(), n);
+            }
+            assertEquals(List.of("long", "short"), List.copyOf(byId.keySet()), cmd);
+            assertEquals(longFull, byId.get("long").get("truncated_from").asInt(), cmd);
+            assertEquals(max - longPrompt, byId.get("long").get("tokens").asInt(), cmd);
+            assertFalse(byId.get("short").has("truncated_from"), cmd);
+            if (cmd.equals("prm")) {
+                assertEquals(0.001, byId.get("long").get("beta").asDouble(), "row 3: the CLI's β without --beta");
+            }
+            assertTrue(err.toString().contains("no room for the response within 24 tokens"), err.toString());
+            java.io.StringWriter help = new java.io.StringWriter();
+            io.panscore.api.cli.Main.run(new String[] {cmd, "--help"}, new java.io.PrintWriter(help, true), new java.io.PrintWriter(new java.io.StringWriter(), true));
+            assertTrue(help.toString().replaceAll("\\s+", " ").contains("Default: 32768"), help.toString());
+        }
+    }
+
     // ---- rows 3-6: implicit PRM -------------------------------------------------------------------
 
     /** Released: ImplicitPRM prm_eval_utils.py and the EurusPRM usage use β = 0.001. */
@@ -230,6 +291,194 @@ class ParityTest {
         assertEquals(2.0 / 3, best.eval().f1(), 1e-12);
     }
 
+    /**
+     * Released (our reading; processbench.py itself was not available, SPEC §4): the ProcessBench
+     * script takes the token length of the rendered conversation whose assistant message is steps
+     * 1..t as the end of step t; that rendering ends with the template's end-of-turn text
+     * (Qwen: "<|im_end|>" + "\n", two tokens), which the script does not remove, so q^t runs that
+     * many tokens into the next step ("\n\n" and "Step" here), clipped at the end of what is scored
+     * (the last q includes the end-of-turn token's log-ratio). Expected q^t are summed here from a
+     * separate forward pass over sequences built by hand, with boundaries counted by hand.
+     */
+    @Test
+    void processBenchStepBoundariesRunIntoTheNextStep() throws Exception {
+        String qwen = ChatJinjaTest.template("Qwen-Qwen2.5-7B-Instruct");
+        // a ChatML variant whose turns end with "<|im_end|>" alone: a shift of one token
+        String oneToken = "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>{% endfor %}"
+                + "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
+        List<String> steps = List.of("17 + 20 = 37.", "37 + 5 = 42.", "The answer is 42.");
+        Trajectory t = new Trajectory("pb", "p", "", "Add 17 and 25.", null, String.join("", steps), steps);
+        String response = "Step 1: 17 + 20 = 37.\n\nStep 2: 37 + 5 = 42.\n\nStep 3: The answer is 42.";
+        // each step's content, without the "\n\n" that joins it to the next (what the script renders as steps 1..t)
+        String[] contents = {"Step 1: 17 + 20 = 37.", "Step 1: 17 + 20 = 37.\n\nStep 2: 37 + 5 = 42.", response};
+        // panscore's own boundaries: a step keeps its "\n\n"
+        String[] own = {"Step 1: 17 + 20 = 37.\n\n", "Step 1: 17 + 20 = 37.\n\nStep 2: 37 + 5 = 42.\n\n", response};
+        String qwenPrompt = "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
+                + "<|im_start|>user\nAdd 17 and 25.<|im_end|>\n<|im_start|>assistant\n";
+        String oneTokenPrompt = "<|im_start|>user\nAdd 17 and 25.<|im_end|><|im_start|>assistant\n";
+        double beta = PrmOptions.PROCESSBENCH_BETA;
+        try (Model model = Model.load(Fixtures.model(FixtureSpec.tinyQwen2Small(), qwen));
+                Engine engine = model.newEngine(EngineOptions.defaults().withContextSize(512))) {
+            assertEquals(2, new TrajectoryEncoder(model, PromptTemplate.model()).endOfTurnTokens(), "<|im_end|> and \\n");
+            assertEquals(1, new TrajectoryEncoder(model, PromptTemplate.jinja(oneToken)).endOfTurnTokens(), "<|im_end|>");
+            int[] imEnd = model.tokenize("<|im_end|>", false, true);
+            assertEquals(1, imEnd.length);
+            int[] responseTokens = model.tokenize(response, false, false);
+            int[] n = new int[3];
+            int[] d = new int[3];
+            for (int k = 0; k < 3; k++) {
+                n[k] = model.tokenize(contents[k], false, false).length;
+                d[k] = model.tokenize(own[k], false, false).length;
+            }
+            // the shifted end of step 1 lies inside step 2 (this vocabulary writes ".\n\n" as one token, so the
+            // two tokens past "...37." in the whole response are "Step" and " ")
+            String upTo = model.detokenize(Arrays.copyOf(responseTokens, n[0] + 2), false);
+            assertTrue(upTo.startsWith(own[0]) && upTo.length() > own[0].length() && response.startsWith(upTo), upTo);
+            PrmOptions pb = PrmOptions.processBenchParity();
+            assertEquals(beta, pb.beta());
+            for (int shift : new int[] {2, 1}) {
+                String prompt = shift == 2 ? qwenPrompt : oneTokenPrompt;
+                PromptTemplate template = shift == 2 ? PromptTemplate.model() : PromptTemplate.jinja(oneToken);
+                // prompt + response + <|im_end|>, scored separately: log p of each response token and of the end of turn
+                int[] p = model.tokenize(prompt, true, true);
+                int[] seq = new int[p.length + responseTokens.length + 1];
+                System.arraycopy(p, 0, seq, 0, p.length);
+                System.arraycopy(responseTokens, 0, seq, p.length, responseTokens.length);
+                seq[seq.length - 1] = imEnd[0];
+                float[] lp = engine.score(new Sequence(seq, p.length, seq.length)).logprob();
+                int total = lp.length;
+                double[] expectedPb = new double[3];
+                double[] expectedOwn = new double[3];
+                for (int k = 0; k < 3; k++) {
+                    expectedPb[k] = beta * sum(lp, Math.min(n[k] + shift, total));
+                    expectedOwn[k] = beta * sum(lp, k == 2 ? total : d[k]);
+                }
+                // (the delimiter plays no part with explicit steps: "." must not be cut off their contents)
+                PrmScore a = ((PrmScorer.Scored) new PrmScorer(engine, null, pb.withTemplate(template).withDelimiter(".")).scoreAll(List.of(t))
+                        .getFirst()).score();
+                PrmScore b = ((PrmScorer.Scored) new PrmScorer(engine, null, pb.withTemplate(template).withProcessBenchBoundaries(false))
+                        .scoreAll(List.of(t)).getFirst()).score();
+                assertEquals(total, a.tokenCount());
+                for (int k = 0; k < 3; k++) {
+                    assertEquals(expectedPb[k], a.steps().get(k).value(), 1e-6, "shift " + shift + " q of step " + k);
+                    assertEquals(expectedPb[k] - (k == 0 ? 0 : expectedPb[k - 1]), a.steps().get(k).reward(), 1e-6, "shift " + shift + " r " + k);
+                    assertEquals(expectedOwn[k], b.steps().get(k).value(), 1e-6, "shift " + shift + " own q of step " + k);
+                    assertEquals(b.steps().get(k).tokenCount(), a.steps().get(k).tokenCount(), "a step keeps its tokens");
+                }
+                assertTrue(expectedPb[0] < expectedOwn[0], "with no reference every extra token lowers q");
+                // the first-error rule: a threshold between the two sigmoid(q^1) separates the modes
+                double threshold = (sigmoid(expectedPb[0]) + sigmoid(expectedOwn[0])) / 2;
+                int pbFirst = firstBelow(expectedPb, threshold);
+                int ownFirst = firstBelow(expectedOwn, threshold);
+                assertEquals(0, pbFirst);
+                assertTrue(ownFirst != 0, "own " + ownFirst);
+                assertEquals(pbFirst, a.firstError(threshold));
+                assertEquals(ownFirst, b.firstError(threshold));
+                // and ProcessBench's accuracy on a sample whose first error is step 1 differs
+                ProcessBenchEval hit = ProcessBenchEval.of(List.of(a), Map.of("pb", 0), threshold);
+                ProcessBenchEval miss = ProcessBenchEval.of(List.of(b), Map.of("pb", 0), threshold);
+                assertEquals(1, hit.erroneousHits());
+                assertEquals(0, miss.erroneousHits());
+            }
+        }
+    }
+
+    /**
+     * ProcessBench's boundaries on a response split on its delimiter (no explicit steps): step t's
+     * content is its text without the delimiter run; with {@code --template none} the shift comes
+     * from the model's own template (Qwen's: 2); the end of turn is not scored here, so the last q
+     * ends at the response's last token. Expected values summed by hand from a separate forward pass.
+     */
+    @Test
+    void processBenchBoundariesOnDelimiterSplitSteps() {
+        String delimiter = " ки\n";
+        String response = "a = 1 + 2." + delimiter + "b = a * 4." + delimiter + "c = b - 5.";
+        double beta = 0.01;
+        try (Model model = Model.load(Fixtures.tiny()); Engine engine = model.newEngine(EngineOptions.defaults().withContextSize(512))) {
+            assertEquals(2, new TrajectoryEncoder(model, PromptTemplate.none()).endOfTurnTokens(), "the fixture's own Qwen template");
+            int[] p = model.tokenize("Q: ", true, true);
+            int[] r = model.tokenize(response, false, false);
+            int[] seq = Arrays.copyOf(p, p.length + r.length);
+            System.arraycopy(r, 0, seq, p.length, r.length);
+            float[] lp = engine.score(new Sequence(seq, p.length, seq.length)).logprob();
+            String[] contents = {"a = 1 + 2.", "a = 1 + 2." + delimiter + "b = a * 4.", response};
+            PrmOptions options = PrmOptions.defaults().withBeta(beta).withDelimiter(delimiter).withTemplate(PromptTemplate.none())
+                    .withProcessBenchBoundaries(true);
+            PrmScore s = ((PrmScorer.Scored) new PrmScorer(engine, null, options).scoreAll(List.of(Trajectory.of("d", "p", "", "Q: ", response)))
+                    .getFirst()).score();
+            assertEquals(3, s.steps().size());
+            for (int k = 0; k < 3; k++) {
+                int upTo = Math.min(model.tokenize(contents[k], false, false).length + 2, lp.length);
+                assertEquals(beta * sum(lp, upTo), s.steps().get(k).value(), 1e-6, "q of step " + k);
+            }
+        }
+    }
+
+    /**
+     * {@code prm --parity processbench}: the same q^t as {@link PrmOptions#processBenchParity()}
+     * (β 0.005 unless --beta; --beta 0.001 scales every q by exactly 1/5), and q^1 below
+     * {@code --parity implicitprm}'s at the same β (with no reference every token the shifted
+     * boundary adds lowers it).
+     */
+    @Test
+    void processBenchParityFromTheCli(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Path in = Files.writeString(dir.resolve("in.jsonl"),
+                "{\"id\": \"a\", \"problem\": \"p\", \"prompt\": \"Add 17 and 25.\", \"steps\": [\"17 + 20 = 37.\", \"37 + 5 = 42.\", \"So 42.\"]}\n");
+        Path tiny = Fixtures.tiny();
+        List<StepReward> api;
+        try (Model model = Model.load(tiny);
+                PrmScorer scorer = new PrmScorer(model, null, EngineOptions.defaults(), PrmOptions.processBenchParity())) {
+            api = ((PrmScorer.Scored) scorer.scoreAll(List.of(new Trajectory("a", "p", "", "Add 17 and 25.", null, "17 + 20 = 37.37 + 5 = 42.So 42.",
+                    List.of("17 + 20 = 37.", "37 + 5 = 42.", "So 42.")))).getFirst()).score().steps();
+        }
+        com.fasterxml.jackson.databind.JsonNode pb = prmCli(dir.resolve("pb.jsonl"), in, "--parity", "processbench");
+        com.fasterxml.jackson.databind.JsonNode pb1 = prmCli(dir.resolve("pb1.jsonl"), in, "--parity", "processbench", "--beta", "0.001");
+        com.fasterxml.jackson.databind.JsonNode own = prmCli(dir.resolve("own.jsonl"), in, "--parity", "implicitprm", "--beta", "0.005");
+        assertEquals(0.005, pb.get("beta").asDouble());
+        assertEquals(0.001, pb1.get("beta").asDouble());
+        assertEquals(3, pb.get("steps").size());
+        for (int k = 0; k < 3; k++) {
+            double q = pb.get("steps").get(k).get("q").asDouble();
+            assertEquals(api.get(k).value(), q, 1e-12, "step " + k);
+            assertEquals(q / 5, pb1.get("steps").get(k).get("q").asDouble(), 1e-12 * Math.abs(q), "step " + k);
+        }
+        assertTrue(pb.get("steps").get(0).get("q").asDouble() < own.get("steps").get(0).get("q").asDouble());
+        // the last q ends at the end of what is scored, end of turn included, in both modes
+        assertEquals(own.get("steps").get(2).get("q").asDouble(), pb.get("steps").get(2).get("q").asDouble(), 1e-9);
+    }
+
+    private static com.fasterxml.jackson.databind.JsonNode prmCli(Path out, Path in, String... extra) throws Exception {
+        List<String> a = new ArrayList<>(List.of("prm", "--policy", Fixtures.tiny().toString(), "--no-ref", "--in", in.toString(), "--out",
+                out.toString(), "--progress", "never"));
+        a.addAll(List.of(extra));
+        java.io.StringWriter err = new java.io.StringWriter();
+        int status = io.panscore.api.cli.Main.run(a.toArray(String[]::new), new java.io.PrintWriter(new java.io.StringWriter(), true),
+                new java.io.PrintWriter(err, true));
+        assertEquals(0, status, err.toString());
+        return new com.fasterxml.jackson.databind.ObjectMapper().readTree(Files.readAllLines(out).getFirst());
+    }
+
+    private static double sum(float[] v, int upTo) {
+        double s = 0;
+        for (int i = 0; i < upTo; i++) {
+            s += v[i];
+        }
+        return s;
+    }
+
+    private static double sigmoid(double x) {
+        return 1 / (1 + Math.exp(-x));
+    }
+
+    private static int firstBelow(double[] q, double threshold) {
+        for (int k = 0; k < q.length; k++) {
+            if (sigmoid(q[k]) < threshold) {
+                return k;
+            }
+        }
+        return -1;
+    }
+
     // ---- rows 7-8: GlimpRouter ----------------------------------------------------------------------
 
     /**
@@ -262,6 +511,17 @@ class ParityTest {
             assertEquals(d.topKEntropy(), d.entropy());
             assertEquals(d.entropy() >= 1.0 ? Decision.Route.LARGE : Decision.Route.SMALL, d.route());
         }
+    }
+
+    /** Row 7 in the sidecar: {@code panscore serve} defaults to the top-20 mode and τ = 1.0 (its help says so). */
+    @Test
+    void serveDefaultsToTopKAndTauOne() {
+        java.io.StringWriter help = new java.io.StringWriter();
+        assertEquals(0, io.panscore.api.cli.Main.run(new String[] {"serve", "--help"}, new java.io.PrintWriter(help, true),
+                new java.io.PrintWriter(new java.io.StringWriter(), true)));
+        String h = help.toString().replaceAll("\\s+", " ");
+        assertTrue(h.contains("Default: top-k"), h);
+        assertTrue(h.matches(".*--threshold=<threshold>[^-]*Default: 1\\.0.*"), h);
     }
 
     /**
