@@ -512,6 +512,13 @@ public final class RouterServer implements AutoCloseable {
             requireMethod(method, "POST");
             JsonNode body = parse(rawBody);
             int[] tokens = contextTokens(body, "prompt");
+            if (!body.has("tokens") && !body.path("prompt").isTextual()) {
+                // chat messages: the router's own session on them, so that appended steps build the
+                // released probe context (the continued "<think>" turn) as RoutingLoop's sessions do
+                List<ChatMessage> messages = messages(body);
+                Owned o = admit(clientOf(request), () -> router.open(messages));
+                return new Result(201, sessionInfo(o));
+            }
             Owned o = admit(clientOf(request), () -> router.open(tokens));
             return new Result(201, sessionInfo(o));
         }
@@ -647,14 +654,7 @@ public final class RouterServer implements AutoCloseable {
         } else if (body.path(textField).isTextual()) {
             tokens = router.model().tokenize(body.get(textField).asText(), true, true);
         } else if (body.path("messages").isArray()) {
-            List<ChatMessage> messages = new ArrayList<>();
-            for (JsonNode m : body.get("messages")) {
-                if (!m.path("role").isTextual() || !m.path("content").isTextual()) {
-                    throw new HttpException(400, "each message needs string \"role\" and \"content\"");
-                }
-                messages.add(new ChatMessage(m.get("role").asText(), m.get("content").asText()));
-            }
-            tokens = router.model().tokenize(router.renderChat(messages), true, true);
+            tokens = router.model().tokenize(router.renderChat(messages(body)), true, true);
         } else {
             throw new HttpException(400, "give \"" + textField + "\" (a string), \"messages\" (chat) or \"tokens\" (ids)");
         }
@@ -662,6 +662,17 @@ public final class RouterServer implements AutoCloseable {
             throw new HttpException(400, "the context is empty");
         }
         return limited(tokens);
+    }
+
+    private static List<ChatMessage> messages(JsonNode body) {
+        List<ChatMessage> messages = new ArrayList<>();
+        for (JsonNode m : body.get("messages")) {
+            if (!m.path("role").isTextual() || !m.path("content").isTextual()) {
+                throw new HttpException(400, "each message needs string \"role\" and \"content\"");
+            }
+            messages.add(new ChatMessage(m.get("role").asText(), m.get("content").asText()));
+        }
+        return messages;
     }
 
     private int[] limited(int[] tokens) {
