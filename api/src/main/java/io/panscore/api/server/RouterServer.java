@@ -289,6 +289,7 @@ public final class RouterServer implements AutoCloseable {
         }
         Exchange exchange = new Exchange(method, path, body, request, response, callback, options.maxTokens());
         respond(request, response, callback, endpoint, protocol, () -> {
+            Runnable restore = keepWhileWorking(request);
             try {
                 Object out = protocol.handle(exchange);
                 return out == Exchange.STREAMED ? STREAMED : new Result(200, out);
@@ -298,6 +299,8 @@ public final class RouterServer implements AutoCloseable {
                     return STREAMED;
                 }
                 throw e;
+            } finally {
+                restore.run();
             }
         });
     }
@@ -502,9 +505,11 @@ public final class RouterServer implements AutoCloseable {
             }
             RouteEndpoint.Problem problem = routes.parse(parse(rawBody), options.maxTokens());
             Client client = hold(clientOf(request));
+            Runnable restore = keepWhileWorking(request);
             try {
                 return new Result(200, routes.route(problem));
             } finally {
+                restore.run();
                 release(client);
             }
         }
@@ -600,6 +605,19 @@ public final class RouterServer implements AutoCloseable {
         Owned o = new Owned(HexFormat.of().formatHex(bits), s, client);
         sessions.put(o.id, o);
         return o;
+    }
+
+    /**
+     * The connection's idle timeout does not cut a request whose body has arrived and whose answer
+     * is being computed (a routed problem or a long generation moves no bytes for longer than the
+     * timeout): it is off until the answer is ready (returns what restores it). Idle connections
+     * between requests and slow bodies are still timed out.
+     */
+    private static Runnable keepWhileWorking(Request request) {
+        org.eclipse.jetty.io.EndPoint endPoint = request.getConnectionMetaData().getConnection().getEndPoint();
+        long idle = endPoint.getIdleTimeout();
+        endPoint.setIdleTimeout(TimeUnit.DAYS.toMillis(1)); // no idle timeout while the answer is computed
+        return () -> endPoint.setIdleTimeout(idle);
     }
 
     /** A running route counts as one of its client's sessions (it holds a router session): 429 beyond the quota. */

@@ -400,6 +400,47 @@ class RouteEndpointTest {
         return m.find() ? Double.parseDouble(m.group(1)) : 0;
     }
 
+    /** A route that runs longer than the connection's idle timeout (no bytes move while the loop works) still gets its answer. */
+    @Test
+    void aRouteLongerThanTheIdleTimeoutStillAnswers() throws Exception {
+        StepWriter slow = new StepWriter() {
+            @Override
+            public Conversation open(List<ChatMessage> messages) {
+                return new Conversation() {
+                    @Override
+                    public Written write(List<String> steps, Request request) {
+                        try {
+                            Thread.sleep(400);
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        }
+                        return new Written("Step " + steps.size() + ".", 2, "stop");
+                    }
+
+                    @Override
+                    public void close() {}
+                };
+            }
+
+            @Override
+            public String name() {
+                return "slow";
+            }
+
+            @Override
+            public void close() {}
+        };
+        RouterMetrics m = new RouterMetrics();
+        try (GlimpRouter r = GlimpRouter.builder(small).template(PromptTemplate.named("chatml")).contextSize(512).maxSessions(2).listener(m).build();
+                RouterServer s = RouterServer.start(r, ServerOptions.defaults().withPort(0).withIdleTimeoutMs(300), m, List.of(),
+                        new RouteEndpoint(r, slow, RouteOptions.defaults(), 1, 10_000))) {
+            Reply t = call(s, "POST", "/v1/route", "{\"prompt\": \"Hi\", \"policy\": \"large\", \"max_total_tokens\": 6}");
+            assertEquals(200, t.status(), t.text());
+            assertEquals(List.of("Step 0.", "Step 1.", "Step 2."), texts(t.json()), "three steps of 2 tokens, 400 ms each, then the answer");
+            assertEquals("Step 3.", t.json().path("answer").asText());
+        }
+    }
+
     @Test
     void theEndpointChecksItsSettings() {
         org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
