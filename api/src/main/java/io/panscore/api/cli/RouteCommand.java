@@ -2,7 +2,6 @@ package io.panscore.api.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.panscore.api.router.GlimpRouter;
 import io.panscore.api.router.LocalStepWriter;
@@ -316,40 +315,6 @@ final class RouteCommand implements Callable<Integer> {
     static String json(String id, RoutePolicy policy, double threshold, RoutedTrace t) {
         ObjectNode o = JSON.createObjectNode();
         o.put("id", id);
-        o.put("policy", policy.name().toLowerCase(Locale.ROOT));
-        if (policy == RoutePolicy.GLIMP) {
-            o.put("threshold", threshold);
-        }
-        ArrayNode steps = o.putArray("steps");
-        long small = 0;
-        long big = 0;
-        for (RoutedTrace.Step s : t.steps()) {
-            ObjectNode j = steps.addObject();
-            j.put("model", s.model());
-            if (Double.isNaN(s.entropy())) {
-                j.putNull("entropy");
-            } else {
-                j.put("entropy", s.entropy());
-            }
-            j.put("tokens", s.tokens());
-            j.put("ms", Math.round(s.nanos() / 1e4) / 100.0);
-            j.put("text", s.text());
-            if (s.model().equals("large")) {
-                big += Math.max(0, s.tokens());
-            } else {
-                small += s.tokens();
-            }
-        }
-        o.put("stop_reason", t.stopReason());
-        if (t.answer() != null) {
-            o.put("answer", t.answer());
-            o.put("answer_tokens", t.answerTokens());
-        }
-        o.put("small_tokens", small);
-        o.put("large_tokens", big);
-        o.put("large_step_fraction", t.largeStepFraction());
-        o.put("large_token_fraction", t.largeTokenFraction());
-        o.put("wall_ms", Math.round(t.wallNanos() / 1e4) / 100.0);
-        return o.toString();
+        return io.panscore.api.router.TraceJson.write(o, policy, threshold, t).toString();
     }
 }

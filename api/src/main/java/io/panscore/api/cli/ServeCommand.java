@@ -17,7 +17,8 @@ import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code panscore serve --model M --port P}: the GlimpRouter HTTP sidecar. */
 @Command(name = "serve", mixinStandardHelpOptions = true,
-        description = {"Serve GlimpRouter over HTTP: sessions, glimpses, /health and Prometheus /metrics.",
+        description = {"Serve GlimpRouter over HTTP: sessions, glimpses, /health and Prometheus /metrics; with --large or --large-url also "
+                + "POST /v1/route (the whole routing loop on one problem, as `panscore route` runs it).",
                 "Stops gracefully on SIGTERM / Ctrl-C (requests in flight finish)."})
 final class ServeCommand implements Callable<Integer> {
 
@@ -108,6 +109,31 @@ final class ServeCommand implements Callable<Integer> {
             + "\"add_special_tokens\": false; --add-bos false for clients that count tokens without it (lm-eval's remote tokenizer with text requests). Default: ${DEFAULT-VALUE}")
     boolean addBos = true;
 
+    @Option(names = "--large", description = "POST /v1/route: the large model as a second local GGUF")
+    Path large;
+
+    @Option(names = "--large-url", description = "POST /v1/route: the large model behind an OpenAI-compatible API, e.g. http://127.0.0.1:8000/v1")
+    String largeUrl;
+
+    @Option(names = "--large-model", description = "the \"model\" field sent to --large-url. Default: ${DEFAULT-VALUE}")
+    String largeModel = "default";
+
+    @Option(names = "--large-api-key-env", description = "an environment variable holding --large-url's bearer token. Default: ${DEFAULT-VALUE}")
+    String largeApiKeyEnv = "OPENAI_API_KEY";
+
+    @Option(names = "--large-template", description = "the local large model's prompt template (same forms as --template). Default: ${DEFAULT-VALUE}")
+    String largeTemplate = "model";
+
+    @Option(names = "--large-timeout", description = "seconds per request to --large-url. Default: ${DEFAULT-VALUE}")
+    int largeTimeoutSeconds = 600;
+
+    @Option(names = "--route-parallel", description = "POST /v1/route requests running at once (503 beyond). Default: ${DEFAULT-VALUE}")
+    int routeParallel = 4;
+
+    @Option(names = "--route-max-tokens", description = "the most max_total_tokens + max_step_tokens + max_answer_tokens one /v1/route request may ask "
+            + "(413 beyond). Default: ${DEFAULT-VALUE}")
+    int routeMaxTokens = 8192 + 512 + 2048;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
@@ -128,9 +154,24 @@ final class ServeCommand implements Callable<Integer> {
             router.close();
             throw e;
         }
+        if (large != null && largeUrl != null) {
+            router.close();
+            throw new IllegalArgumentException("give --large or --large-url, not both");
+        }
         java.util.List<io.panscore.api.server.Protocol> protocols = new java.util.ArrayList<>();
+        io.panscore.api.router.StepWriter writer = null;
+        io.panscore.api.server.RouteEndpoint routes = null;
         RouterServer server;
         try {
+            if (large != null) {
+                writer = io.panscore.api.router.LocalStepWriter.load(large, io.panscore.kernel.ModelOptions.defaults().withGpuLayers(gpuLayers),
+                        io.panscore.api.trajectory.PromptTemplate.parse(largeTemplate), routeParallel, contextSize);
+            } else if (largeUrl != null) {
+                writer = new io.panscore.api.router.OpenAiStepWriter(largeUrl, largeModel, System.getenv(largeApiKeyEnv), Duration.ofSeconds(largeTimeoutSeconds));
+            }
+            if (writer != null) {
+                routes = new io.panscore.api.server.RouteEndpoint(router, writer, io.panscore.api.router.RouteOptions.defaults(), routeParallel, routeMaxTokens);
+            }
             if (openai) {
                 String name = servedModelName != null ? servedModelName : model.getFileName().toString().replaceFirst("(?i)\\.gguf$", "");
                 String template = chatTemplateFile == null ? null : java.nio.file.Files.readString(chatTemplateFile);
@@ -138,23 +179,33 @@ final class ServeCommand implements Callable<Integer> {
                         openaiContext, openaiContext, maxGenerations, threads, maxTopLogprobs, template, addBos)));
             }
             server = RouterServer.start(router, new ServerOptions(host, port, maxBody, maxTokens, 10_000, apiKey == null || apiKey.isBlank() ? null : apiKey,
-                    sessionTtlSeconds * 1000, maxSessionsPerClient, idleTimeoutSeconds * 1000, readTimeoutSeconds * 1000), metrics, protocols);
+                    sessionTtlSeconds * 1000, maxSessionsPerClient, idleTimeoutSeconds * 1000, readTimeoutSeconds * 1000), metrics, protocols, routes);
         } catch (Exception e) {
             protocols.forEach(io.panscore.api.server.Protocol::close);
+            if (routes != null) {
+                routes.close();
+            }
+            if (writer != null) {
+                writer.close();
+            }
             router.close();
             throw new java.io.IOException("could not serve on " + host + ":" + port + ": " + e.getMessage(), e);
         }
+        io.panscore.api.router.StepWriter largeWriter = writer;
         Thread hook = new Thread(() -> {
             try {
                 server.close();
             } catch (Exception e) {
                 System.err.println("panscore: error while stopping: " + e);
             }
+            if (largeWriter != null) {
+                largeWriter.close();
+            }
             router.close();
         }, "panscore-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
-        out.printf(Locale.ROOT, "panscore serving %s on http://%s:%d (tau %.3f, %s entropy, %d sessions)%n", model, host, server.port(), threshold,
-                m.label(), maxSessions);
+        out.printf(Locale.ROOT, "panscore serving %s on http://%s:%d (tau %.3f, %s entropy, %d sessions%s)%n", model, host, server.port(), threshold,
+                m.label(), maxSessions, writer == null ? "" : "; POST /v1/route with the large model " + writer.name());
         out.flush();
         server.join();
         return 0;

@@ -647,6 +647,11 @@ public final class GlimpRouter implements AutoCloseable {
         return pool;
     }
 
+    /** Tokens the small model decoded so far (glimpses and the routing loop's SMALL steps, re-decodes included): for benchmarks. */
+    public long decodedTokens() {
+        return pool.decodedTokens();
+    }
+
     /** A router session's pool session. */
     SessionPool.Session poolSession(RouterSession s) {
         return s.session;

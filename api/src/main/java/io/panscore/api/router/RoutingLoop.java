@@ -58,6 +58,17 @@ public final class RoutingLoop implements AutoCloseable {
 
     /** Routes one problem (chat messages, normally one user turn) to its final answer. */
     public RoutedTrace route(List<ChatMessage> messages) {
+        return route(messages, options, Double.NaN);
+    }
+
+    /**
+     * Routes one problem with other settings than the loop's (the HTTP sidecar's per-request
+     * policy, seed and limits) and, for {@link RoutePolicy#GLIMP}, another τ: a step goes to the
+     * large model when its glimpse's entropy (the router's {@link EntropyMode}) is at least
+     * {@code threshold}; NaN keeps the router's τ. Thread-safe like {@link #route(List)}.
+     */
+    public RoutedTrace route(List<ChatMessage> messages, RouteOptions options, double threshold) {
+        Objects.requireNonNull(options, "options");
         long start = System.nanoTime();
         Random coin = new Random(options.seed());
         List<String> steps = new ArrayList<>();
@@ -80,7 +91,7 @@ public final class RoutingLoop implements AutoCloseable {
                     case GLIMP -> {
                         Decision d = router.glimpse(s);
                         entropy = d.entropy();
-                        yield d.large();
+                        yield Double.isNaN(threshold) ? d.large() : d.entropy() >= threshold;
                     }
                 };
                 SamplingOptions sampling = options.stepSampling(k);

@@ -51,12 +51,14 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
  * POST   /v1/sessions/{id}/fork                                                             -> 201 {"session", "tokens"}
  * DELETE /v1/sessions/{id}                                                                  -> {"closed": true}
  * POST   /v1/glimpse                  {"context": s} | {"messages": [...]} | {"tokens": [...]}  -> a decision, no session kept
+ * POST   /v1/route                    {"prompt": s} | {"messages": [...]}, policy, threshold, ... -> a routed trace ({@link RouteEndpoint})
  * GET    /health                                                                            -> {"status": "ok", ...}
  * GET    /metrics                                                                           -> Prometheus text format
  * </pre>
  * Errors are {"error": message, "type": kind} with 400 (bad request), 401 (API key), 404 (unknown
  * or closed session), 405, 408 (body too slow), 413 (body or token limit), 415 (not JSON), 429
- * (per-client session quota), 503 + Retry-After (no capacity) or 500.
+ * (per-client session quota), 502 (the large model failed, /v1/route), 503 + Retry-After (no
+ * capacity) or 500.
  *
  * <p>Defaults for a hostile neighbourhood: session ids are random 128-bit strings (a session's id
  * is its capability); an optional API key (Bearer); sessions unused for the TTL are closed; one
@@ -82,6 +84,7 @@ public final class RouterServer implements AutoCloseable {
     private final SecureRandom random = new SecureRandom();
     private final ScheduledExecutorService sweeper;
     private final List<Protocol> protocols;
+    private final RouteEndpoint routes;
 
     /** A session with its owner and when it was last used. */
     private static final class Owned {
@@ -107,8 +110,9 @@ public final class RouterServer implements AutoCloseable {
         }
     }
 
-    private RouterServer(GlimpRouter router, ServerOptions options, RouterMetrics metrics, List<Protocol> protocols) {
+    private RouterServer(GlimpRouter router, ServerOptions options, RouterMetrics metrics, List<Protocol> protocols, RouteEndpoint routes) {
         this.protocols = List.copyOf(protocols);
+        this.routes = routes;
         this.router = router;
         this.options = options;
         this.metrics = metrics;
@@ -171,8 +175,18 @@ public final class RouterServer implements AutoCloseable {
      * stops.
      */
     public static RouterServer start(GlimpRouter router, ServerOptions options, RouterMetrics metrics, List<Protocol> protocols) throws Exception {
+        return start(router, options, metrics, protocols, null);
+    }
+
+    /**
+     * Starts serving, with the routing loop as {@code POST /v1/route} when {@code routes} is not
+     * null (its router must be {@code router}). The server closes the protocols and the endpoint
+     * when it stops.
+     */
+    public static RouterServer start(GlimpRouter router, ServerOptions options, RouterMetrics metrics, List<Protocol> protocols, RouteEndpoint routes)
+            throws Exception {
         metrics.watchSessions(router);
-        RouterServer s = new RouterServer(router, options, metrics, protocols);
+        RouterServer s = new RouterServer(router, options, metrics, protocols, routes);
         s.server.start();
         return s;
     }
@@ -207,6 +221,9 @@ public final class RouterServer implements AutoCloseable {
                 } catch (RuntimeException e) {
                     System.err.println("panscore: closing a protocol failed: " + e);
                 }
+            }
+            if (routes != null) {
+                routes.close();
             }
         }
     }
@@ -272,6 +289,7 @@ public final class RouterServer implements AutoCloseable {
         }
         Exchange exchange = new Exchange(method, path, body, request, response, callback, options.maxTokens());
         respond(request, response, callback, endpoint, protocol, () -> {
+            Runnable restore = keepWhileWorking(request);
             try {
                 Object out = protocol.handle(exchange);
                 return out == Exchange.STREAMED ? STREAMED : new Result(200, out);
@@ -281,6 +299,8 @@ public final class RouterServer implements AutoCloseable {
                     return STREAMED;
                 }
                 throw e;
+            } finally {
+                restore.run();
             }
         });
     }
@@ -318,7 +338,7 @@ public final class RouterServer implements AutoCloseable {
             if (status == 401) {
                 response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, "Bearer");
             }
-            if (status == 429) {
+            if (status == 429 || status == 503) {
                 response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
             }
             body = errorBody(protocol, status, e.getMessage(), e.param(), switch (status) {
@@ -329,6 +349,8 @@ public final class RouterServer implements AutoCloseable {
                 case 413 -> "too_large";
                 case 415 -> "unsupported_media_type";
                 case 429 -> "quota";
+                case 502 -> "upstream";
+                case 503 -> "capacity";
                 default -> "bad_request";
             });
         } catch (ClosedException e) {
@@ -476,10 +498,32 @@ public final class RouterServer implements AutoCloseable {
             int[] tokens = contextTokens(body, "context");
             return new Result(200, decision(router.glimpseContext(tokens)));
         }
+        if (path.equals("/v1/route")) {
+            requireMethod(method, "POST");
+            if (routes == null) {
+                throw new HttpException(404, "this server routes no problems: serve with --large L.gguf or --large-url URL for POST /v1/route");
+            }
+            RouteEndpoint.Problem problem = routes.parse(parse(rawBody), options.maxTokens());
+            Client client = hold(clientOf(request));
+            Runnable restore = keepWhileWorking(request);
+            try {
+                return new Result(200, routes.route(problem));
+            } finally {
+                restore.run();
+                release(client);
+            }
+        }
         if (path.equals("/v1/sessions")) {
             requireMethod(method, "POST");
             JsonNode body = parse(rawBody);
             int[] tokens = contextTokens(body, "prompt");
+            if (!body.has("tokens") && !body.path("prompt").isTextual()) {
+                // chat messages: the router's own session on them, so that appended steps build the
+                // released probe context (the continued "<think>" turn) as RoutingLoop's sessions do
+                List<ChatMessage> messages = messages(body);
+                Owned o = admit(clientOf(request), () -> router.open(messages));
+                return new Result(201, sessionInfo(o));
+            }
             Owned o = admit(clientOf(request), () -> router.open(tokens));
             return new Result(201, sessionInfo(o));
         }
@@ -563,6 +607,40 @@ public final class RouterServer implements AutoCloseable {
         return o;
     }
 
+    /**
+     * The connection's idle timeout does not cut a request whose body has arrived and whose answer
+     * is being computed (a routed problem or a long generation moves no bytes for longer than the
+     * timeout): it is off until the answer is ready (returns what restores it). Idle connections
+     * between requests and slow bodies are still timed out.
+     */
+    private static Runnable keepWhileWorking(Request request) {
+        org.eclipse.jetty.io.EndPoint endPoint = request.getConnectionMetaData().getConnection().getEndPoint();
+        long idle = endPoint.getIdleTimeout();
+        endPoint.setIdleTimeout(TimeUnit.DAYS.toMillis(1)); // no idle timeout while the answer is computed
+        return () -> endPoint.setIdleTimeout(idle);
+    }
+
+    /** A running route counts as one of its client's sessions (it holds a router session): 429 beyond the quota. */
+    private Client hold(Client client) {
+        synchronized (client) {
+            if (perClient > 0 && client.open >= perClient) {
+                throw new HttpException(429, "this client holds " + client.open + " sessions and routes, its quota; wait for them or close sessions");
+            }
+            client.open++;
+            clients.putIfAbsent(client.key, client);
+        }
+        return client;
+    }
+
+    private void release(Client client) {
+        synchronized (client) {
+            client.open--;
+            if (client.open == 0) {
+                clients.remove(client.key, client);
+            }
+        }
+    }
+
     static void requireMethod(String method, String allowed) {
         if (!method.equals(allowed)) {
             throw new HttpException(405, method + " is not allowed here; use " + allowed);
@@ -594,14 +672,7 @@ public final class RouterServer implements AutoCloseable {
         } else if (body.path(textField).isTextual()) {
             tokens = router.model().tokenize(body.get(textField).asText(), true, true);
         } else if (body.path("messages").isArray()) {
-            List<ChatMessage> messages = new ArrayList<>();
-            for (JsonNode m : body.get("messages")) {
-                if (!m.path("role").isTextual() || !m.path("content").isTextual()) {
-                    throw new HttpException(400, "each message needs string \"role\" and \"content\"");
-                }
-                messages.add(new ChatMessage(m.get("role").asText(), m.get("content").asText()));
-            }
-            tokens = router.model().tokenize(router.renderChat(messages), true, true);
+            tokens = router.model().tokenize(router.renderChat(messages(body)), true, true);
         } else {
             throw new HttpException(400, "give \"" + textField + "\" (a string), \"messages\" (chat) or \"tokens\" (ids)");
         }
@@ -609,6 +680,17 @@ public final class RouterServer implements AutoCloseable {
             throw new HttpException(400, "the context is empty");
         }
         return limited(tokens);
+    }
+
+    private static List<ChatMessage> messages(JsonNode body) {
+        List<ChatMessage> messages = new ArrayList<>();
+        for (JsonNode m : body.get("messages")) {
+            if (!m.path("role").isTextual() || !m.path("content").isTextual()) {
+                throw new HttpException(400, "each message needs string \"role\" and \"content\"");
+            }
+            messages.add(new ChatMessage(m.get("role").asText(), m.get("content").asText()));
+        }
+        return messages;
     }
 
     private int[] limited(int[] tokens) {
@@ -674,7 +756,7 @@ public final class RouterServer implements AutoCloseable {
             return "other";
         }
         return switch (path) {
-            case "/v1/sessions", "/v1/glimpse", "/health", "/metrics" -> path;
+            case "/v1/sessions", "/v1/glimpse", "/v1/route", "/health", "/metrics" -> path;
             default -> "other";
         };
     }
