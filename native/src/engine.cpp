@@ -798,6 +798,10 @@ int32_t ps_session_decode(ps_engine * engine, const ps_append * appends, int32_t
             for (int32_t i = 0; i < n_appends; ++i) llama_memory_seq_rm(mem, appends[i].seq_id, appends[i].pos, -1);
         };
         begin_fused(e, p, out_stats, out_topk_ids, out_topk_logprobs);
+        // batch order: the appends' order (unified: the in-graph reduction follows it), or slot
+        // order with per-sequence streams, where llama.cpp puts only consecutive slots in one
+        // micro-batch (split_equal): sorted, 16 one-token glimpses are one micro-batch, not 16
+        const std::vector<int32_t> order = append_order(e.per_seq, appends, n_appends);
 
         int32_t next = 0;      // append being filled
         int32_t cursor = 0;    // its next token
@@ -805,7 +809,7 @@ int32_t ps_session_decode(ps_engine * engine, const ps_append * appends, int32_t
         while (next < n_appends) {
             reset_batch(e);
             while (next < n_appends && e.batch.n_tokens < e.params.n_batch) {
-                const ps_append & a = appends[next];
+                const ps_append & a = appends[order[next]];
                 const int32_t k = e.batch.n_tokens++;
                 e.batch.token[k] = a.tokens[cursor];
                 e.batch.pos[k] = a.pos + cursor;
@@ -815,7 +819,7 @@ int32_t ps_session_decode(ps_engine * engine, const ps_append * appends, int32_t
                 e.batch.logits[k] = last;
                 if (last) {
                     e.row_target.push_back(0);
-                    e.row_dest.push_back(next);
+                    e.row_dest.push_back(order[next]);
                     e.row_batch.push_back(k);
                     ++next;
                     cursor = 0;
@@ -898,11 +902,20 @@ int32_t ps_session_length(ps_engine * engine, int32_t seq_id, int32_t * out_n) {
 
 namespace panscore {
 
+std::vector<int32_t> append_order(bool by_slot, const ps_append * appends, int32_t n) {
+    std::vector<int32_t> order(static_cast<size_t>(n));
+    for (int32_t i = 0; i < n; ++i) order[static_cast<size_t>(i)] = i;
+    if (by_slot) {
+        std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return appends[a].seq_id < appends[b].seq_id; });
+    }
+    return order;
+}
+
 EngineAccess engine_access(ps_engine & e) {
     set_skip_samplers(e, false); // every logits row must reach llama.cpp's host output buffer
     e.fused = false;
     return EngineAccess{e.ctx, &e.batch, e.model->vocab, e.params.n_batch, e.n_ctx_seq, e.params.n_seq_max, e.n_vocab,
-                        e.params.n_threads};
+                        e.params.n_threads, e.per_seq};
 }
 
 } // namespace panscore

@@ -273,6 +273,27 @@ class PerSequenceKvTest {
         }
     }
 
+    /** Glimpses listed out of slot order (the batch is built in slot order) come back in input order. */
+    @Test
+    void glimpsesOutOfSlotOrderComeBackInInputOrder() {
+        Model model = TestModels.tiny();
+        try (SessionPool pool = new SessionPool(model, perSeq(4 * 256, 4), 3); SessionPool uni = new SessionPool(model, unified(1024, 4), 3)) {
+            List<SessionPool.Session> mine = new ArrayList<>();
+            List<SessionPool.Session> theirs = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                int[] c = model.tokenize("Session " + i + " says" + " more".repeat(2 * i + 1), true, false);
+                mine.add(pool.open(c));
+                theirs.add(uni.open(c));
+            }
+            List<SessionPool.Session> reversed = new ArrayList<>(mine.reversed());
+            List<Glimpse> got = pool.glimpse(reversed);
+            List<Glimpse> want = uni.glimpse(theirs);
+            for (int i = 0; i < 4; i++) {
+                assertSameGlimpse(want.get(3 - i), got.get(i), "reversed " + i);
+            }
+        }
+    }
+
     /** Batched greedy generation of several streams on per-sequence KV gives what each gives alone. */
     @Test
     void batchedGenerationEqualsOneStreamAtATime() throws Exception {
