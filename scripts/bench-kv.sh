@@ -45,8 +45,8 @@ kvb packing qwen2
 kvb sharing qwen2
 kvb generation qwen2
 if [ -n "$qwen05" ]; then
-    kvb sharing "$qwen05"
     kvb generation "$qwen05"
+    kvb sharing "$qwen05" # the longest: minutes per run
 fi
 
 {
@@ -70,6 +70,6 @@ for (m, kv), v in sorted(res.items()):
           f"concurrent/serial {c / s if s else 0:5.2f}x  poolBatch/serial {b / s if s else 0:5.2f}x  concurrent/poolBatch {c / b if b else 0:5.2f}")
 PY
     echo
-    echo "(b-d) KvLayoutBenchmark (best of $reps runs after a warm-up run):"
+    echo "(b-d) KvLayoutBenchmark (best of $reps runs; runs under 10 s after a warm-up run):"
     grep '^RESULT' "$out/kv-layout.log" | sed 's/^RESULT /    /'
 } | tee "$out/kv-summary.txt"
