@@ -7,6 +7,17 @@
 // llama.cpp splits a batch into micro-batches in order (split_simple), and output rows follow the
 // batch's output tokens in order, so row i of the k-th callback of a decode is the decode's
 // (rows seen so far + i)-th output token.
+//
+// Per-sequence KV (ps_engine_params.kv_per_seq = 1, llama.cpp's kv_unified = false): one KV
+// stream per slot, so a packed token attends only over its own sequence's cells. llama.cpp then
+// splits a batch per sequence (split_equal: consecutive slots, equal token counts per micro-batch),
+// so the callback's rows are not in batch order; the rows are reduced after the decode from
+// llama.cpp's host output buffer instead (reduce_output_rows), where llama_get_logits_ith maps a
+// batch index to its row. Same floats, same reduction: the statistics are bit-identical to the
+// in-graph reduction of the same rows. Each slot holds at most n_ctx_seq tokens (n_ctx / n_seq_max
+// rounded up to 256 by llama.cpp); copying a prompt or a session to another slot copies the whole
+// stream (llama.cpp refuses partial copies across streams), a memory copy done before the next
+// decode. The GPU path is sketched in the note at the end of this file.
 #include "errors.h"
 #include "internal.h"
 #include "row_stats.h"
@@ -919,3 +930,28 @@ EngineAccess engine_access(ps_engine & e) {
 }
 
 } // namespace panscore
+
+// Design note: per-sequence KV on a GPU, keeping the reduction on the device (not built yet).
+//
+// On a GPU the in-graph reduction matters: reduce_output_rows needs llama.cpp's device-to-host
+// copy of every logits row, [tokens x vocab] floats, which the unified path skips
+// (skip_logits_copy). To keep the reduction in the graph with per-sequence streams, the callback
+// must learn each micro-batch's row order, which llama.cpp decides in llama_batch_allocr::
+// split_equal and does not pass to cb_eval. Two ways, in order of preference:
+//  1. Predict it. The split is deterministic: for a batch whose tokens are grouped by slot (as
+//     ps_session_decode and ps_session_sample now build them, in slot order), split_equal takes the
+//     run of consecutive slots starting at the first unused token, then the same number of tokens
+//     from each, concatenated slot by slot (idxs_per_seq); out_ids lists the output tokens of each
+//     micro-batch in that order. Reproducing that split in panscore (a pure function of the batch's
+//     seq ids and n_ubatch) gives, per micro-batch, the batch index of each output row; the eval
+//     callback then maps row r of the k-th result_output to row_dest[batch index] and the device
+//     reduction (cuda::reduce_rows) takes a per-micro-batch gather of row_target / row_dest. A
+//     check after the decode (llama.cpp's output_ids, through llama_get_logits_ith's mapping, on a
+//     sample row) guards against a llama.cpp change in the split.
+//  2. Make it unnecessary: build batches whose split is the identity, i.e. every slot in the batch
+//     contributes the same number of tokens and the slots are consecutive (what packed generation
+//     and same-length glimpses already are); the packer would then fill decodes with equal chunks
+//     per slot. This covers generation and glimpses, not packed scoring of unequal lengths.
+// Either way the skip-copy backend samplers stay attached and nothing of the logits crosses to
+// the host. Recurrent and hybrid models stay refused at load (panscore.cpp): their per-sequence
+// state has no KV cells to copy, so neither prompt sharing nor forking applies.

@@ -5,7 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.panscore.bindings.panscore_h;
+import io.panscore.bindings.ps_append;
+import io.panscore.bindings.ps_token_stats;
 import io.panscore.kernel.EngineOptions.KvCache;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -270,6 +276,48 @@ class PerSequenceKvTest {
             for (int i = 0; i < sessions.size(); i++) {
                 assertSameGlimpse(want.get(i), got.get(i), "session " + i + " at the end (per-sequence vs unified)");
             }
+        }
+    }
+
+    /** One append through the C ABI: the entropy after {@code tokens} enter {@code slot} at {@code pos}. */
+    private static float decodeOne(Engine e, int slot, int pos, int[] tokens, Arena arena) {
+        MemorySegment a = ps_append.allocate(arena);
+        ps_append.seq_id(a, slot);
+        ps_append.pos(a, pos);
+        ps_append.tokens(a, arena.allocateFrom(ValueLayout.JAVA_INT, tokens));
+        ps_append.n_tokens(a, tokens.length);
+        MemorySegment stats = ps_token_stats.allocate(arena);
+        try (var use = e.lifecycle().use()) {
+            assertEquals(panscore_h.PS_OK(), panscore_h.ps_session_decode(use.handle(), a, 1, ScoreOptions.defaults().toNative(arena), stats,
+                    MemorySegment.NULL, MemorySegment.NULL));
+        }
+        return ps_token_stats.entropy(stats);
+    }
+
+    /**
+     * ps_session_copy of part of a slot across streams (llama.cpp copies whole streams only): the
+     * copy holds exactly the first n tokens, and decoding on from there gives the reference.
+     */
+    @Test
+    void aPartialCopyToAnotherStreamHoldsTheFirstTokensOnly() {
+        Model model = TestModels.tiny();
+        int[] ctx = model.tokenize(TestModels.TEXT, true, false);
+        int[] more = model.tokenize(" and then something else entirely", false, false);
+        int keep = 12;
+        try (Engine e = model.newEngine(perSeq(4 * 256, 4)); Engine scratch = model.newEngine(unified(512, 1)); Arena arena = Arena.ofConfined()) {
+            decodeOne(e, 0, 0, ctx, arena);
+            MemorySegment n = arena.allocate(ValueLayout.JAVA_INT);
+            try (var use = e.lifecycle().use()) {
+                assertEquals(panscore_h.PS_OK(), panscore_h.ps_session_copy(use.handle(), 0, 2, keep));
+                assertEquals(panscore_h.PS_OK(), panscore_h.ps_session_length(use.handle(), 2, n));
+            }
+            assertEquals(keep, n.get(ValueLayout.JAVA_INT, 0));
+            float got = decodeOne(e, 2, keep, more, arena);
+            int[] context = concat(Arrays.copyOf(ctx, keep), more);
+            assertEquals(reference(scratch, context, 0).entropy(), got, 1e-4);
+            // the source slot is untouched: appending to it gives the reference of its whole context
+            float src = decodeOne(e, 0, ctx.length, more, arena);
+            assertEquals(reference(scratch, concat(ctx, more), 0).entropy(), src, 1e-4);
         }
     }
 
