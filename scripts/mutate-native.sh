@@ -45,6 +45,8 @@ packing-slot-positions @@ native/src/engine.cpp @@ kernel:PackingTest#packedEqua
 outputs-for-slots @@ native/src/engine.cpp @@ kernel:ReferenceParityTest#moreSequenceSlotsThanTokensPerBatch @@ cp.n_outputs_max = static_cast<uint32_t>(std::max(p.n_batch, p.n_seq_max)); @@ (void) 0;
 session-undo @@ native/src/engine.cpp @@ kernel:SessionUndoTest @@ if (ret != 0) {\n                undo(); @@ if (ret != 0) {\n                (void) 0;
 session-last-token @@ native/src/engine.cpp @@ kernel:SessionPoolTest#glimpsesMatchTheReferenceAndAppendingEqualsDecodingFromScratch @@ const bool last = cursor == a.n_tokens - 1; @@ const bool last = cursor == 0;
+perseq-session-order @@ native/src/engine.cpp @@ kernel:PerSequenceKvTest#glimpsesOutOfSlotOrderComeBackInInputOrder @@ e.row_dest.push_back(order[next]); @@ e.row_dest.push_back(next);
+perseq-stream-size @@ native/src/engine.cpp @@ kernel:PerSequenceKvTest#aSequenceLongerThanItsStreamIsATypedError @@ if (s.n_tokens > e.n_ctx_seq) { @@ if (s.n_tokens > e.params.n_ctx) {
 cuda-rank-ge @@ native/cuda/row_stats_kernels.cuh @@ emu @@ above += z > zt; @@ above += z >= zt;
 cuda-ties @@ native/cuda/row_stats_kernels.cuh @@ emu @@ return z > bz || (z == bz && id < bid); @@ return z > bz || (z == bz && id > bid);
 cuda-max4 @@ native/cuda/row_stats_kernels.cuh @@ emu @@ const float mx = fmaxf(fmaxf(z0, z1), fmaxf(z2, z3)); @@ const float mx = fmaxf(fmaxf(z0, z1), z2);

@@ -35,7 +35,7 @@ extern "C" {
 #  define PS_API __attribute__((visibility("default")))
 #endif
 
-#define PS_ABI_VERSION 1
+#define PS_ABI_VERSION 2
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Status codes                                                                                   */
@@ -196,6 +196,19 @@ typedef struct ps_engine_params {
     int32_t flash_attn;       /* 0 (default): off. llama.cpp's CPU flash attention accumulates in
                                  F16, so results then depend on how sequences are packed (~1e-4);
                                  1: on; -1: llama.cpp decides                                    */
+    int32_t kv_per_seq;       /* 0 (default): one KV cache shared by every sequence (unified); the
+                                 logits rows are reduced inside llama.cpp's graph, in batch order.
+                                 1: one KV stream per sequence slot (llama.cpp's kv_unified =
+                                 false, what llama-server uses for parallel slots): a token attends
+                                 only over its own sequence's cells, so packed sequences do not pay
+                                 for each other's attention. Each slot then holds at most n_ctx /
+                                 n_seq_max tokens (llama.cpp rounds that up to a multiple of 256
+                                 and n_ctx to slots x that; ps_engine_params_get reports the
+                                 effective n_ctx). llama.cpp then splits a batch per sequence, so
+                                 rows are read from its output buffer after each decode (the
+                                 statistics are the same, bit for bit). Sharing a prompt or forking
+                                 a session copies the source slot's whole stream (a memory copy,
+                                 no decode). */
 } ps_engine_params;
 
 PS_API ps_engine_params ps_engine_default_params(void);

@@ -7,6 +7,17 @@
 // llama.cpp splits a batch into micro-batches in order (split_simple), and output rows follow the
 // batch's output tokens in order, so row i of the k-th callback of a decode is the decode's
 // (rows seen so far + i)-th output token.
+//
+// Per-sequence KV (ps_engine_params.kv_per_seq = 1, llama.cpp's kv_unified = false): one KV
+// stream per slot, so a packed token attends only over its own sequence's cells. llama.cpp then
+// splits a batch per sequence (split_equal: consecutive slots, equal token counts per micro-batch),
+// so the callback's rows are not in batch order; the rows are reduced after the decode from
+// llama.cpp's host output buffer instead (reduce_output_rows), where llama_get_logits_ith maps a
+// batch index to its row. Same floats, same reduction: the statistics are bit-identical to the
+// in-graph reduction of the same rows. Each slot holds at most n_ctx_seq tokens (n_ctx / n_seq_max
+// rounded up to 256 by llama.cpp); copying a prompt or a session to another slot copies the whole
+// stream (llama.cpp refuses partial copies across streams), a memory copy done before the next
+// decode. The GPU path is sketched in the note at the end of this file.
 #include "errors.h"
 #include "internal.h"
 #include "row_stats.h"
@@ -59,6 +70,8 @@ struct ps_engine {
     llama_batch      batch{};
     ps_engine_params params{};
     int32_t          n_vocab = 0;
+    bool             per_seq = false; // one KV stream per slot (params.kv_per_seq)
+    int32_t          n_ctx_seq = 0;   // tokens one slot may hold: n_ctx (unified) or its stream's size
 
     // skip-copy samplers, one chain per sequence id, alive only while attached (fused scoring)
     std::vector<llama_sampler *> skip_chains;
@@ -151,7 +164,9 @@ void reduce_logits_tensor(ps_engine & e, const ggml_tensor * t) {
 
 bool eval_callback(ggml_tensor * t, bool ask, void * user_data) {
     auto & e = *static_cast<ps_engine *>(user_data);
-    const bool is_logits = e.fused && std::strcmp(t->name, "result_output") == 0;
+    // with per-sequence streams the micro-batches do not follow the batch order: the rows are
+    // read from llama.cpp's output buffer after the decode instead (reduce_output_rows)
+    const bool is_logits = e.fused && !e.per_seq && std::strcmp(t->name, "result_output") == 0;
     if (ask) return is_logits;
     if (is_logits) {
         try {
@@ -162,6 +177,45 @@ bool eval_callback(ggml_tensor * t, bool ask, void * user_data) {
         }
     }
     return true; // never abort the graph: failures are reported after llama_decode returns
+}
+
+// Per-sequence KV streams: llama.cpp splits a batch per sequence (split_equal), so the rows of a
+// micro-batch's result_output are not in batch order. After the decode llama.cpp has copied them
+// into its host output buffer and maps batch indices to rows itself (llama_get_logits_ith), so the
+// one reduction runs there, on the same floats: the statistics are bit-identical to the in-graph
+// reduction's. On the CPU the copy costs nothing measurable (see BENCHMARKS); for a GPU see the
+// design note at the end of this file.
+void reduce_output_rows(ps_engine & e) {
+    if (e.cb_status != PS_OK) return;
+    const size_t n = e.row_batch.size();
+    std::vector<const float *> rows(n);
+    for (size_t r = 0; r < n; ++r) {
+        rows[r] = llama_get_logits_ith(e.ctx, e.row_batch[r]);
+        if (rows[r] == nullptr) {
+            e.cb_status = PS_ERR_INTERNAL;
+            e.cb_error = "llama.cpp returned no logits for batch index " + std::to_string(e.row_batch[r]);
+            return;
+        }
+    }
+    const int32_t k = e.top_k;
+    int32_t bad = -1;
+    const int32_t st = reduce_rows(static_cast<int32_t>(n), e.n_vocab, e.inv_t, k, e.params.n_threads,
+        [&](int32_t r) {
+            const int64_t dest = e.row_dest[static_cast<size_t>(r)];
+            return RowJob{rows[static_cast<size_t>(r)], e.row_target[static_cast<size_t>(r)], e.out_stats + dest,
+                          k ? e.out_topk_ids + dest * k : nullptr, k ? e.out_topk_logprobs + dest * k : nullptr};
+        }, &bad);
+    if (st != PS_OK) {
+        e.cb_status = st;
+        e.cb_bad_dest = e.row_dest[static_cast<size_t>(bad)];
+        if (st != PS_ERR_NAN_LOGITS) e.cb_error = "out of memory while reducing the logits";
+    }
+    e.rows_done = n;
+}
+
+// What a sequence must fit in, for error messages.
+const char * slot_context_name(const ps_engine & e) {
+    return e.per_seq ? "one sequence slot's KV stream (per-sequence KV: about n_ctx / n_seq_max)" : "the engine's context";
 }
 
 // A fresh chain of the do-nothing sampler for one sequence id. llama.cpp initialises a chain for
@@ -285,9 +339,9 @@ int32_t plan_sequences(const ps_engine & e, const ps_sequence * seqs, int32_t n_
         if (s.n_tokens < 2) {
             return fail(PS_ERR_EMPTY_INPUT, "sequence %d has 1 token: nothing follows it to score (need >= 2)", i);
         }
-        if (s.n_tokens > e.params.n_ctx) {
-            return fail(PS_ERR_CONTEXT_OVERFLOW, "sequence %d has %d tokens, more than the engine's context of %d",
-                        i, s.n_tokens, e.params.n_ctx);
+        if (s.n_tokens > e.n_ctx_seq) {
+            return fail(PS_ERR_CONTEXT_OVERFLOW, "sequence %d has %d tokens, more than %s of %d tokens",
+                        i, s.n_tokens, slot_context_name(e), e.n_ctx_seq);
         }
         if (s.score_begin < 1 || s.score_end > s.n_tokens || s.score_begin >= s.score_end) {
             return fail(PS_ERR_EMPTY_INPUT,
@@ -416,7 +470,13 @@ int32_t run_decodes(ps_engine & e, const ps_sequence * seqs, Plan & plan, AfterD
         kv_used += job.end - job.begin;
         if (job.seq >= 0 && job.group >= 0) {
             GroupPlan & g = plan.groups[job.group];
-            llama_memory_seq_cp(mem, g.holder, slot, 0, g.shared);
+            if (e.per_seq) {
+                // across streams llama.cpp copies the holder's whole stream (it refuses partial
+                // copies); the holder holds exactly the prefix
+                llama_memory_seq_cp(mem, g.holder, slot, -1, -1);
+            } else {
+                llama_memory_seq_cp(mem, g.holder, slot, 0, g.shared);
+            }
             if (++g.admitted == g.members) { // every member has the prefix: the holder can go
                 llama_memory_seq_rm(mem, g.holder, -1, -1);
                 slot_job[g.holder] = -1;
@@ -453,7 +513,9 @@ int32_t run_decodes(ps_engine & e, const ps_sequence * seqs, Plan & plan, AfterD
             // a prefix holds its slot until every member has copied it, so it may only take a slot
             // while another stays free for the members; otherwise prefixes could fill every slot
             if (job.seq < 0 && n_free < 2) break;
-            if (kv_used + (job.end - job.begin) > e.params.n_ctx) {
+            // (per-sequence streams: every slot has its own cells, and plan_sequences checked
+            // that each sequence fits one)
+            if (!e.per_seq && kv_used + (job.end - job.begin) > e.params.n_ctx) {
                 // Wait for live jobs to finish, so long jobs are not starved by short ones behind
                 // them; but while a group holds its prefix, its remaining members must still be
                 // reached (only they release it), so look past a job that does not fit.
@@ -477,6 +539,7 @@ int32_t run_decodes(ps_engine & e, const ps_sequence * seqs, Plan & plan, AfterD
             return fail(PS_ERR_DECODE_FAILED, "llama_decode failed with code %d%s%s", ret, why.empty() ? "" : ": ",
                         why.c_str());
         }
+        if (e.fused && e.per_seq) reduce_output_rows(e);
         const int32_t st = after_decode();
         if (st != PS_OK) {
             llama_memory_clear(mem, true);
@@ -530,9 +593,9 @@ int32_t check_appends(ps_engine & e, const ps_append * appends, int32_t n) {
             return fail(PS_ERR_INVALID_ARGUMENT, "append %d: slot %d holds %d tokens, so the append must start at position %d, not %d",
                         i, a.seq_id, have, have, a.pos);
         }
-        if (static_cast<int64_t>(a.pos) + a.n_tokens > e.params.n_ctx) {
-            return fail(PS_ERR_CONTEXT_OVERFLOW, "append %d: slot %d would hold %d tokens, more than the engine's context of %d",
-                        i, a.seq_id, a.pos + a.n_tokens, e.params.n_ctx);
+        if (static_cast<int64_t>(a.pos) + a.n_tokens > e.n_ctx_seq) {
+            return fail(PS_ERR_CONTEXT_OVERFLOW, "append %d: slot %d would hold %d tokens, more than %s of %d tokens",
+                        i, a.seq_id, a.pos + a.n_tokens, slot_context_name(e), e.n_ctx_seq);
         }
         for (int32_t t = 0; t < a.n_tokens; ++t) {
             if (a.tokens[t] < 0 || a.tokens[t] >= e.n_vocab) {
@@ -560,6 +623,7 @@ ps_engine_params ps_engine_default_params(void) {
     p.n_threads = 0;
     p.skip_logits_copy = -1;
     p.flash_attn = 0;
+    p.kv_per_seq = 0;
     return p;
 }
 
@@ -590,6 +654,18 @@ int32_t ps_engine_create(ps_model * model, const ps_engine_params * params, ps_e
         if (p.skip_logits_copy < -1 || p.skip_logits_copy > 1) {
             return fail(PS_ERR_INVALID_ARGUMENT, "skip_logits_copy must be -1 (auto), 0 or 1, got %d", p.skip_logits_copy);
         }
+        if (p.kv_per_seq < 0 || p.kv_per_seq > 1) {
+            return fail(PS_ERR_INVALID_ARGUMENT, "kv_per_seq must be 0 (one unified KV cache) or 1 (one KV stream per sequence), got %d",
+                        p.kv_per_seq);
+        }
+        if (p.kv_per_seq == 1) {
+            // the rows are read from llama.cpp's output buffer after each decode (reduce_output_rows)
+            if (p.skip_logits_copy == 1) {
+                return fail(PS_ERR_INVALID_ARGUMENT, "skip_logits_copy = 1 needs the unified KV cache (kv_per_seq = 0): with one KV "
+                            "stream per sequence the statistics are read from llama.cpp's copy of the logits");
+            }
+            p.skip_logits_copy = 0;
+        }
         if (p.skip_logits_copy == -1) {
 #ifdef PANSCORE_WITH_CUDA
             p.skip_logits_copy = model->n_gpu_layers != 0 ? 1 : 0;
@@ -605,6 +681,7 @@ int32_t ps_engine_create(ps_model * model, const ps_engine_params * params, ps_e
         e->model = model;
         e->params = p;
         e->n_vocab = model->info.n_vocab;
+        e->per_seq = p.kv_per_seq == 1;
 
         llama_context_params cp = llama_context_default_params();
         cp.n_ctx = static_cast<uint32_t>(p.n_ctx);
@@ -614,6 +691,7 @@ int32_t ps_engine_create(ps_model * model, const ps_engine_params * params, ps_e
         cp.n_threads = p.n_threads;
         cp.n_threads_batch = p.n_threads;
         cp.kv_unified = true;              // micro-batches then follow the batch order (see top)
+        if (e->per_seq) cp.kv_unified = false; // one stream per slot: rows read after the decode
         cp.n_outputs_max_per_seq = static_cast<uint32_t>(p.n_batch);
         // llama.cpp reserves max(outputs, n_seq_max) output rows per decode and aborts the process
         // (GGML_ASSERT) unless that fits n_outputs_max, whose default is n_batch
@@ -630,6 +708,9 @@ int32_t ps_engine_create(ps_model * model, const ps_engine_params * params, ps_e
             return fail(PS_ERR_OUT_OF_MEMORY, "llama.cpp could not create a context (n_ctx %d, n_batch %d)%s%s", p.n_ctx,
                         p.n_batch, why.empty() ? "" : ": ", why.c_str());
         }
+        e->n_ctx_seq = static_cast<int32_t>(llama_n_ctx_seq(e->ctx));
+        if (e->per_seq) e->params.n_ctx = static_cast<int32_t>(llama_n_ctx(e->ctx)); // slots x stream size
+        else e->n_ctx_seq = e->params.n_ctx;
         e->batch = llama_batch_init(p.n_batch, 0, 1);
         *out = e.release();
         return PS_OK;
@@ -728,6 +809,10 @@ int32_t ps_session_decode(ps_engine * engine, const ps_append * appends, int32_t
             for (int32_t i = 0; i < n_appends; ++i) llama_memory_seq_rm(mem, appends[i].seq_id, appends[i].pos, -1);
         };
         begin_fused(e, p, out_stats, out_topk_ids, out_topk_logprobs);
+        // batch order: the appends' order (unified: the in-graph reduction follows it), or slot
+        // order with per-sequence streams, where llama.cpp puts only consecutive slots in one
+        // micro-batch (split_equal): sorted, 16 one-token glimpses are one micro-batch, not 16
+        const std::vector<int32_t> order = append_order(e.per_seq, appends, n_appends);
 
         int32_t next = 0;      // append being filled
         int32_t cursor = 0;    // its next token
@@ -735,7 +820,7 @@ int32_t ps_session_decode(ps_engine * engine, const ps_append * appends, int32_t
         while (next < n_appends) {
             reset_batch(e);
             while (next < n_appends && e.batch.n_tokens < e.params.n_batch) {
-                const ps_append & a = appends[next];
+                const ps_append & a = appends[order[next]];
                 const int32_t k = e.batch.n_tokens++;
                 e.batch.token[k] = a.tokens[cursor];
                 e.batch.pos[k] = a.pos + cursor;
@@ -745,7 +830,7 @@ int32_t ps_session_decode(ps_engine * engine, const ps_append * appends, int32_t
                 e.batch.logits[k] = last;
                 if (last) {
                     e.row_target.push_back(0);
-                    e.row_dest.push_back(next);
+                    e.row_dest.push_back(order[next]);
                     e.row_batch.push_back(k);
                     ++next;
                     cursor = 0;
@@ -761,6 +846,7 @@ int32_t ps_session_decode(ps_engine * engine, const ps_append * appends, int32_t
                 const std::string & why = last_llama_error();
                 return fail(PS_ERR_DECODE_FAILED, "llama_decode failed with code %d%s%s", ret, why.empty() ? "" : ": ", why.c_str());
             }
+            if (e.per_seq) reduce_output_rows(e);
             if (e.cb_status != PS_OK || e.rows_done != e.row_target.size()) {
                 undo();
                 e.fused = false;
@@ -793,7 +879,14 @@ int32_t ps_session_copy(ps_engine * engine, int32_t src, int32_t dst, int32_t n_
         const int32_t have = llama_memory_seq_pos_max(mem, src) + 1;
         if (n_tokens < 0 || n_tokens > have) return fail(PS_ERR_INVALID_ARGUMENT, "slot %d holds %d tokens, cannot copy %d", src, have, n_tokens);
         if (llama_memory_seq_pos_max(mem, dst) >= 0) return fail(PS_ERR_INVALID_ARGUMENT, "slot %d is not empty", dst);
-        if (n_tokens > 0) llama_memory_seq_cp(mem, src, dst, 0, n_tokens);
+        if (n_tokens > 0 && e.per_seq) {
+            // across streams llama.cpp copies whole streams only (a memory copy, done before the next
+            // decode); the tail beyond n_tokens is then dropped from the copy
+            llama_memory_seq_cp(mem, src, dst, -1, -1);
+            if (n_tokens < have) llama_memory_seq_rm(mem, dst, n_tokens, -1);
+        } else if (n_tokens > 0) {
+            llama_memory_seq_cp(mem, src, dst, 0, n_tokens);
+        }
         return PS_OK;
     });
 }
@@ -820,11 +913,45 @@ int32_t ps_session_length(ps_engine * engine, int32_t seq_id, int32_t * out_n) {
 
 namespace panscore {
 
+std::vector<int32_t> append_order(bool by_slot, const ps_append * appends, int32_t n) {
+    std::vector<int32_t> order(static_cast<size_t>(n));
+    for (int32_t i = 0; i < n; ++i) order[static_cast<size_t>(i)] = i;
+    if (by_slot) {
+        std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return appends[a].seq_id < appends[b].seq_id; });
+    }
+    return order;
+}
+
 EngineAccess engine_access(ps_engine & e) {
     set_skip_samplers(e, false); // every logits row must reach llama.cpp's host output buffer
     e.fused = false;
-    return EngineAccess{e.ctx, &e.batch, e.model->vocab, e.params.n_batch, e.params.n_ctx, e.params.n_seq_max, e.n_vocab,
-                        e.params.n_threads};
+    return EngineAccess{e.ctx, &e.batch, e.model->vocab, e.params.n_batch, e.n_ctx_seq, e.params.n_seq_max, e.n_vocab,
+                        e.params.n_threads, e.per_seq};
 }
 
 } // namespace panscore
+
+// Design note: per-sequence KV on a GPU, keeping the reduction on the device (not built yet).
+//
+// On a GPU the in-graph reduction matters: reduce_output_rows needs llama.cpp's device-to-host
+// copy of every logits row, [tokens x vocab] floats, which the unified path skips
+// (skip_logits_copy). To keep the reduction in the graph with per-sequence streams, the callback
+// must learn each micro-batch's row order, which llama.cpp decides in llama_batch_allocr::
+// split_equal and does not pass to cb_eval. Two ways, in order of preference:
+//  1. Predict it. The split is deterministic: for a batch whose tokens are grouped by slot (as
+//     ps_session_decode and ps_session_sample now build them, in slot order), split_equal takes the
+//     run of consecutive slots starting at the first unused token, then the same number of tokens
+//     from each, concatenated slot by slot (idxs_per_seq); out_ids lists the output tokens of each
+//     micro-batch in that order. Reproducing that split in panscore (a pure function of the batch's
+//     seq ids and n_ubatch) gives, per micro-batch, the batch index of each output row; the eval
+//     callback then maps row r of the k-th result_output to row_dest[batch index] and the device
+//     reduction (cuda::reduce_rows) takes a per-micro-batch gather of row_target / row_dest. A
+//     check after the decode (llama.cpp's output_ids, through llama_get_logits_ith's mapping, on a
+//     sample row) guards against a llama.cpp change in the split.
+//  2. Make it unnecessary: build batches whose split is the identity, i.e. every slot in the batch
+//     contributes the same number of tokens and the slots are consecutive (what packed generation
+//     and same-length glimpses already are); the packer would then fill decodes with equal chunks
+//     per slot. This covers generation and glimpses, not packed scoring of unequal lengths.
+// Either way the skip-copy backend samplers stay attached and nothing of the logits crosses to
+// the host. Recurrent and hybrid models stay refused at load (panscore.cpp): their per-sequence
+// state has no KV cells to copy, so neither prompt sharing nor forking applies.

@@ -218,6 +218,7 @@ int32_t ps_session_sample(ps_engine * engine, const ps_append * appends, int32_t
         undo(); // an append that starts inside its slot replaces the slot's tail (a no-op otherwise)
 
         llama_batch & batch = *a.batch;
+        const std::vector<int32_t> order = append_order(a.per_seq, appends, n_appends); // rows are read by batch index
         std::vector<Row> rows;
         int32_t next = 0;   // append being filled
         int32_t cursor = 0; // its next token
@@ -226,7 +227,7 @@ int32_t ps_session_sample(ps_engine * engine, const ps_append * appends, int32_t
                 batch.n_tokens = 0;
                 rows.clear();
                 while (next < n_appends && batch.n_tokens < a.n_batch) {
-                    const ps_append & ap = appends[next];
+                    const ps_append & ap = appends[order[next]];
                     const int32_t k = batch.n_tokens++;
                     batch.token[k] = ap.tokens[cursor];
                     batch.pos[k] = ap.pos + cursor;
@@ -235,7 +236,7 @@ int32_t ps_session_sample(ps_engine * engine, const ps_append * appends, int32_t
                     const bool last = cursor == ap.n_tokens - 1;
                     batch.logits[k] = last;
                     if (last) {
-                        rows.push_back(Row{next, k, -1, nullptr});
+                        rows.push_back(Row{order[next], k, -1, nullptr});
                         ++next;
                         cursor = 0;
                     } else {

@@ -5,6 +5,8 @@
 
 #include "llama.h"
 
+#include <vector>
+
 namespace panscore {
 
 // Loads llama.cpp's backends and installs the log sink, once per process.
@@ -32,7 +34,13 @@ struct EngineAccess {
     int32_t             n_seq_max;
     int32_t             n_vocab;
     int32_t             n_threads;
+    bool                per_seq;   // one KV stream per slot (ps_engine_params.kv_per_seq)
 };
+
+// The order in which a session call puts its appends into the batch: as given, or by slot when
+// `by_slot` (per-sequence KV streams: llama.cpp's split_equal puts only consecutive slots, with
+// equal token counts, into one micro-batch).
+std::vector<int32_t> append_order(bool by_slot, const ps_append * appends, int32_t n);
 
 // The engine's context and batch for a decode whose logits are read back from llama.cpp's host
 // output buffer (llama_get_logits_ith): the in-graph reduction is off and the samplers that skip

@@ -406,7 +406,7 @@ int32_t ps_abi_layout(const char * struct_name, const char * field, int64_t * ou
     PS_STRUCT(ps_engine_params)
         PS_FIELD(ps_engine_params, n_ctx) PS_FIELD(ps_engine_params, n_batch) PS_FIELD(ps_engine_params, n_ubatch)
         PS_FIELD(ps_engine_params, n_seq_max) PS_FIELD(ps_engine_params, n_threads)
-        PS_FIELD(ps_engine_params, skip_logits_copy) PS_FIELD(ps_engine_params, flash_attn)
+        PS_FIELD(ps_engine_params, skip_logits_copy) PS_FIELD(ps_engine_params, flash_attn) PS_FIELD(ps_engine_params, kv_per_seq)
     PS_END(ps_engine_params)
     PS_STRUCT(ps_sequence)
         PS_FIELD(ps_sequence, tokens) PS_FIELD(ps_sequence, n_tokens) PS_FIELD(ps_sequence, score_begin)

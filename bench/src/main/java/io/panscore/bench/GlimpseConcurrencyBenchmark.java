@@ -92,6 +92,10 @@ public class GlimpseConcurrencyBenchmark {
     @Param({"0"})
     public int threads;
 
+    /** The KV layout of every pool (issue 18): UNIFIED or PER_SEQUENCE (EngineOptions.KvCache). */
+    @Param({"UNIFIED"})
+    public String kvCache;
+
     /** The concurrent router's maxWait in µs (the builder's default is 200). */
     @Param({"200"})
     public int maxWaitMicros;
@@ -137,7 +141,7 @@ public class GlimpseConcurrencyBenchmark {
                         + " full-grown sessions and the base hold as the pool counts them");
             }
             router = GlimpRouter.builder(loaded).maxSessions(SESSIONS + 1).maxBatch(SESSIONS).contextSize(b.kvSize).batchSize(b.batch)
-                    .threads(b.threads).maxWait(maxWait).listener(new GlimpRouter.Listener() {
+                    .threads(b.threads).maxWait(maxWait).kvCache(EngineOptions.KvCache.valueOf(b.kvCache)).listener(new GlimpRouter.Listener() {
                         @Override
                         public void onBatch(int n, long nanos) {
                             batches.incrementAndGet();
@@ -231,7 +235,8 @@ public class GlimpseConcurrencyBenchmark {
             stepTokens = loaded.tokenize(b.step + "\n\n", false, false);
             // the options GlimpRouter builds from the same settings
             pool = new SessionPool(loaded, EngineOptions.defaults().withContextSize(b.kvSize).withMaxSequences(SESSIONS + 1)
-                    .withThreads(b.threads).withBatchSize(b.batch).withMicroBatchSize(b.batch), GlimpRouter.TOP_K);
+                    .withThreads(b.threads).withBatchSize(b.batch).withMicroBatchSize(b.batch)
+                    .withKvCache(EngineOptions.KvCache.valueOf(b.kvCache)), GlimpRouter.TOP_K);
             base = pool.open(BenchInputs.tokens(loaded, b.contextTokens));
             pool.glimpse(List.of(base));
             for (int i = 0; i < SESSIONS; i++) {

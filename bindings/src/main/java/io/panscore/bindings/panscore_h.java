@@ -248,10 +248,10 @@ public class panscore_h {
         return PS_LOG_INFO;
     }
 
-    private static final int PS_ABI_VERSION = (int)1L;
+    private static final int PS_ABI_VERSION = (int)2L;
     /**
      * {@snippet lang=c :
-     * #define PS_ABI_VERSION 1
+     * #define PS_ABI_VERSION 2
      * }
      */
     public static int PS_ABI_VERSION() {

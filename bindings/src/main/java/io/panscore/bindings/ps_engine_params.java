@@ -26,7 +26,8 @@ public class ps_engine_params {
         panscore_h.C_INT.withName("n_seq_max"),
         panscore_h.C_INT.withName("n_threads"),
         panscore_h.C_INT.withName("skip_logits_copy"),
-        panscore_h.C_INT.withName("flash_attn")
+        panscore_h.C_INT.withName("flash_attn"),
+        panscore_h.C_INT.withName("kv_per_seq")
     ).withName("ps_engine_params");
 
     /**
@@ -342,6 +343,50 @@ public class ps_engine_params {
      */
     public static void flash_attn(MemorySegment struct, int fieldValue) {
         struct.set(flash_attn$LAYOUT, flash_attn$OFFSET, fieldValue);
+    }
+
+    private static final OfInt kv_per_seq$LAYOUT = (OfInt)$LAYOUT.select(groupElement("kv_per_seq"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * int32_t kv_per_seq
+     * }
+     */
+    public static final OfInt kv_per_seq$layout() {
+        return kv_per_seq$LAYOUT;
+    }
+
+    private static final long kv_per_seq$OFFSET = 28;
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * int32_t kv_per_seq
+     * }
+     */
+    public static final long kv_per_seq$offset() {
+        return kv_per_seq$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * int32_t kv_per_seq
+     * }
+     */
+    public static int kv_per_seq(MemorySegment struct) {
+        return struct.get(kv_per_seq$LAYOUT, kv_per_seq$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * int32_t kv_per_seq
+     * }
+     */
+    public static void kv_per_seq(MemorySegment struct, int fieldValue) {
+        struct.set(kv_per_seq$LAYOUT, kv_per_seq$OFFSET, fieldValue);
     }
 
     /**

@@ -48,6 +48,7 @@ public final class Engine implements AutoCloseable {
             ps_engine_params.n_threads(p, options.threads());
             ps_engine_params.skip_logits_copy(p, options.logitsCopy().code);
             ps_engine_params.flash_attn(p, options.flashAttention().code);
+            ps_engine_params.kv_per_seq(p, options.kvCache().code);
             MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
             NativeCalls.check(panscore_h.ps_engine_create(use.handle(), p, out), "creating an engine");
             MemorySegment handle = out.get(ValueLayout.ADDRESS, 0);
@@ -55,7 +56,8 @@ public final class Engine implements AutoCloseable {
             EngineOptions effective = new EngineOptions(ps_engine_params.n_ctx(p), ps_engine_params.n_batch(p),
                     ps_engine_params.n_ubatch(p), ps_engine_params.n_seq_max(p), ps_engine_params.n_threads(p),
                     EngineOptions.LogitsCopy.of(ps_engine_params.skip_logits_copy(p)),
-                    EngineOptions.FlashAttention.of(ps_engine_params.flash_attn(p)));
+                    EngineOptions.FlashAttention.of(ps_engine_params.flash_attn(p)),
+                    EngineOptions.KvCache.of(ps_engine_params.kv_per_seq(p)));
             return new Engine(model, handle, effective);
         } catch (RuntimeException e) {
             model.lifecycle().removeDependent();

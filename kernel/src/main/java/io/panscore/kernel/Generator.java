@@ -134,7 +134,7 @@ public final class Generator implements AutoCloseable {
     /** Starts a generator (and its thread) on a pool; the pool must outlive it. */
     public Generator(SessionPool pool) {
         this.pool = pool;
-        this.contextSize = pool.options().contextSize();
+        this.contextSize = pool.options().sequenceContextSize(); // what one session may hold
         this.pieces = new byte[pool.model().info().vocabSize()][];
         this.thread = Thread.ofPlatform().daemon().name("panscore-generator").unstarted(this::run);
         thread.start();

@@ -19,7 +19,10 @@ import java.util.List;
  *
  * <p>The pool owns its engine: batch scoring on it would clear the sessions. Thread-safe: every
  * method is serialized on the pool. Capacity: at most {@code maxSequences} open sessions and
- * {@code contextSize} KV cells in all; beyond either, a {@link CapacityException}. The KV cells are
+ * {@code contextSize} KV cells in all; beyond either, a {@link CapacityException}. With a
+ * {@linkplain EngineOptions.KvCache#PER_SEQUENCE per-sequence} KV cache each session also holds at
+ * most {@link EngineOptions#sequenceContextSize()} tokens (its slot's own stream; beyond, a
+ * {@link ContextOverflowException}), and a fork copies its source's stream. The KV cells are
  * reserved when tokens enter a session ({@link #open}, {@link #append}, {@link #fork}), not when
  * they are decoded, so a glimpse of an admitted session never fails for want of room: whoever would
  * overfill the cache is refused, not whoever glimpses next. A {@linkplain #setReserve reserve} of
@@ -62,6 +65,7 @@ public final class SessionPool implements AutoCloseable {
     private final Engine engine;
     private final Session[] slots;
     private final int contextSize;
+    private final int sessionContext; // tokens one session may hold (contextSize, or its KV stream's size)
     private final int topK;
     private long nextId = 1;
     private long decodedTokens;                        // tokens decoded by glimpse and sample, re-decodes included
@@ -79,6 +83,7 @@ public final class SessionPool implements AutoCloseable {
         this.engine = model.newEngine(options);
         this.slots = new Session[engine.options().maxSequences()];
         this.contextSize = engine.options().contextSize();
+        this.sessionContext = engine.options().sequenceContextSize();
         this.topK = topK;
     }
 
@@ -140,9 +145,9 @@ public final class SessionPool implements AutoCloseable {
         if (context.length == 0) {
             throw new InvalidInputException(panscore_h.PS_ERR_EMPTY_INPUT(), "a session needs a non-empty context");
         }
-        if (context.length > contextSize) {
+        if (context.length > sessionContext) {
             throw new ContextOverflowException(panscore_h.PS_ERR_CONTEXT_OVERFLOW(), "a context of " + context.length
-                    + " tokens is more than the KV cache of " + contextSize + " tokens");
+                    + " tokens is more than " + contextName() + " of " + sessionContext + " tokens");
         }
         checkTokens(context);
         int slot = freeSlot(transientSession ? 0 : reservedSlots);
@@ -158,9 +163,9 @@ public final class SessionPool implements AutoCloseable {
     public synchronized void append(Session s, int[] tokens) {
         requireOpen(s);
         checkTokens(tokens);
-        if (s.length() + tokens.length > contextSize) {
+        if (s.length() + tokens.length > sessionContext) {
             throw new ContextOverflowException(panscore_h.PS_ERR_CONTEXT_OVERFLOW(), "session " + s.id + " would hold " + (s.length() + tokens.length)
-                    + " tokens, more than the context of " + contextSize);
+                    + " tokens, more than " + contextName() + " of " + sessionContext);
         }
         admit(tokens.length, reservedTokens);
         if (tokens.length > 0) {
@@ -295,9 +300,9 @@ public final class SessionPool implements AutoCloseable {
                     throw new InvalidInputException(panscore_h.PS_ERR_INVALID_ARGUMENT(), "session " + s.id + " appears twice in one step");
                 }
             }
-            if (s.length() >= contextSize) {
+            if (s.length() >= sessionContext) {
                 throw new ContextOverflowException(panscore_h.PS_ERR_CONTEXT_OVERFLOW(), "session " + s.id + " holds " + s.length()
-                        + " tokens, the whole context of " + contextSize + ": no room for a generated token");
+                        + " tokens, the whole of " + contextName() + " of " + sessionContext + ": no room for a generated token");
             }
         }
         admit(sessions.size(), reservedTokens); // one generated token per session enters the KV cache, like an append
@@ -386,6 +391,11 @@ public final class SessionPool implements AutoCloseable {
                     + (keep > 0 ? " (" + keep + " more kept for one-shot glimpses)" : "") + "; close sessions or raise maxSequences");
         }
         return free;
+    }
+
+    private String contextName() {
+        return engine.options().kvCache() == EngineOptions.KvCache.PER_SEQUENCE
+                ? "a session's KV stream (per-sequence KV cache: contextSize / maxSequences)" : "the KV cache";
     }
 
     /** Refuses {@code more} tokens when they would leave less than {@code keep} KV cells free. */

@@ -124,7 +124,7 @@ public final class GlimpRouter implements AutoCloseable {
         this.model = model;
         this.ownsModel = ownsModel;
         EngineOptions options = EngineOptions.defaults().withContextSize(b.contextSize).withMaxSequences(b.maxSessions).withThreads(b.threads)
-                .withBatchSize(b.batchSize).withMicroBatchSize(b.batchSize);
+                .withBatchSize(b.batchSize).withMicroBatchSize(b.batchSize).withKvCache(b.kvCache);
         this.pool = new SessionPool(model, options, TOP_K);
         if (b.reserveSlots > 0 || b.reserveTokens > 0) {
             try {
@@ -183,6 +183,7 @@ public final class GlimpRouter implements AutoCloseable {
         private PromptTemplate template = PromptTemplate.model();
         private int reserveSlots;
         private int reserveTokens;
+        private EngineOptions.KvCache kvCache = EngineOptions.KvCache.UNIFIED;
 
         private Builder(Path path, Model model) {
             this.path = path;
@@ -277,6 +278,16 @@ public final class GlimpRouter implements AutoCloseable {
             }
             this.reserveSlots = slots;
             this.reserveTokens = tokens;
+            return this;
+        }
+
+        /**
+         * How sessions share the KV cache (default UNIFIED). PER_SEQUENCE gives each session slot a
+         * stream of its own (contextSize / maxSessions tokens, rounded up to 256): batched glimpses
+         * then do not attend over each other's cells, and a fork copies its source's stream.
+         */
+        public Builder kvCache(EngineOptions.KvCache k) {
+            this.kvCache = Objects.requireNonNull(k);
             return this;
         }
 
