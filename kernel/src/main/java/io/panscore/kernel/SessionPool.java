@@ -193,6 +193,43 @@ public final class SessionPool implements AutoCloseable {
         return f;
     }
 
+    /**
+     * A new session holding {@code context}, whose first {@code shared} tokens are also the first
+     * tokens of {@code s}: the KV cells of those of them that {@code s} has decoded are copied, not
+     * decoded again (at least the last token of {@code context} stays pending, so the next glimpse
+     * has a distribution to read). For a caller whose re-tokenized context shares only a prefix
+     * with what {@code s} holds. {@code s} stays open; the caller closes it. Needs a free slot and
+     * room for {@code context.length} more tokens while both are open.
+     *
+     * @throws IllegalArgumentException when {@code shared} is negative or longer than {@code context}
+     * @throws CapacityException when no slot or not enough KV cells are free
+     */
+    public synchronized Session forkPrefix(Session s, int shared, int[] context) {
+        requireOpen(s);
+        if (shared < 0 || shared > context.length || context.length == 0) {
+            throw new IllegalArgumentException("forkPrefix: " + shared + " shared tokens of a context of " + context.length);
+        }
+        checkTokens(context);
+        if (context.length > sessionContext) {
+            throw new ContextOverflowException(panscore_h.PS_ERR_CONTEXT_OVERFLOW(), "a context of " + context.length
+                    + " tokens is more than " + contextName() + " of " + sessionContext + " tokens");
+        }
+        int keep = Math.min(Math.min(shared, s.decoded), context.length - 1);
+        int slot = freeSlot(reservedSlots);
+        admit(context.length, reservedTokens);
+        Session f = new Session(slot, nextId++);
+        if (keep > 0) {
+            try (var use = engine.lifecycle().use()) {
+                NativeCalls.check(panscore_h.ps_session_copy(use.handle(), s.slot, f.slot, keep), "forking the first " + keep + " tokens of session " + s.id);
+            }
+        }
+        f.decoded = keep;
+        f.pending = Arrays.copyOfRange(context, keep, context.length);
+        f.lastToken = context[context.length - 1];
+        slots[f.slot] = f;
+        return f;
+    }
+
     /** Frees a session's slot and KV cells; idempotent. */
     public synchronized void close(Session s) {
         if (s.closed) {

@@ -399,9 +399,9 @@ public final class GlimpRouter implements AutoCloseable {
      * {@link ProbeContext#RELEASED} re-renders its whole context ({@link #probeText}) and tokenizes
      * it at once, so its tokens are exactly those of the released code; the KV cache keeps the
      * common prefix and decodes only the rest (when the new tokens do not extend the old ones, e.g.
-     * when the template's first continued turn differs from its generation prompt, the session's
-     * context is decoded afresh). Other sessions append the step and the delimiter, tokenized on
-     * their own.
+     * when the template's first continued turn differs from its generation prompt, the common
+     * prefix's cells are copied into a new slot and only the tokens after it are decoded).
+     * Other sessions append the step and the delimiter, tokenized on their own.
      */
     public void append(RouterSession s, String step) {
         requireOpen();
@@ -429,12 +429,31 @@ public final class GlimpRouter implements AutoCloseable {
                 pool.append(s.session, java.util.Arrays.copyOfRange(next, held.length, next.length));
             }
         } else {
-            SessionPool.Session old = s.session;
-            pool.close(old);
-            s.session = pool.open(next);
+            s.session = rebase(s.session, held, next);
         }
         s.tokens = next;
         s.steps.add(step);
+    }
+
+    /**
+     * A session holding {@code next} in place of {@code old}, which held {@code held}: the common
+     * prefix's KV cells are copied and only the rest is decoded (re-rendering a released context
+     * changes its tail: {@code <think>} after the first step, merges across a step boundary), or the
+     * whole context is decoded afresh when nothing is shared or no slot is free for the copy.
+     */
+    private SessionPool.Session rebase(SessionPool.Session old, int[] held, int[] next) {
+        int common = java.util.Arrays.mismatch(held, next);
+        if (common != 0) {
+            try {
+                SessionPool.Session f = pool.forkPrefix(old, common < 0 ? Math.min(held.length, next.length) : common, next);
+                pool.close(old);
+                return f;
+            } catch (CapacityException e) {
+                // no free slot or room for the copy beside the old session: decode afresh below
+            }
+        }
+        pool.close(old);
+        return pool.open(next);
     }
 
     /** The tokens of a RELEASED session's context (null for other sessions). */
@@ -673,7 +692,8 @@ public final class GlimpRouter implements AutoCloseable {
      * the session (the last one pending), so nothing is decoded again. A session opened on text
      * gets the delimiter appended when the generation did not end with it; a RELEASED session
      * re-renders its context and appends what the released tokenization adds beyond the generated
-     * tokens (or decodes its context afresh when that tokenization does not extend them).
+     * tokens (or, when that tokenization does not extend them, decodes only what follows the
+     * common prefix).
      */
     void acceptGenerated(RouterSession s, String step, int[] generated, boolean endedWithDelimiter) {
         requireOpen();
