@@ -13,8 +13,6 @@ import io.panscore.bindings.ps_sampling_params;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -31,30 +29,11 @@ class GeneratorTest {
 
     /** stories260K.gguf: a trained TinyStories llama (512-token SentencePiece vocabulary). */
     private static final class Stories {
-        static final Model MODEL = Model.load(shared("models/stories260K.gguf"));
+        static final Model MODEL = Model.load(Tol.requireStories260K());
     }
 
     private static Model stories() {
         return Stories.MODEL;
-    }
-
-    /** shared/ beside the checkout (found walking up), or -Dpanscore.shared.dir / PANSCORE_SHARED_DIR. */
-    private static Path shared(String relative) {
-        List<Path> tried = new ArrayList<>();
-        String configured = System.getProperty("panscore.shared.dir", System.getenv("PANSCORE_SHARED_DIR"));
-        if (configured != null) {
-            tried.add(Path.of(configured).resolve(relative));
-        }
-        for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
-            tried.add(dir.resolve("shared").resolve(relative));
-        }
-        for (Path p : tried) {
-            if (Files.isRegularFile(p)) {
-                return p;
-            }
-        }
-        throw new IllegalStateException("shared model " + relative + " not found; looked at " + tried
-                + " (set -Dpanscore.shared.dir or PANSCORE_SHARED_DIR to the shared folder)");
     }
 
     /**

@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.util.EnumMap;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.Optional;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -84,16 +85,10 @@ class GgufValidationTest {
         for (Path p : new Path[] {Fixtures.tiny(), Fixtures.model(FixtureSpec.llamaSmall())}) {
             GgufValidator.validate(p);
         }
-        Path stories = Path.of("..", "..", "shared", "models", "stories260K.gguf");
-        for (Path candidate : new Path[] {Path.of("../shared/models/stories260K.gguf"), Path.of("../../shared/models/stories260K.gguf"),
-                Path.of("/work/shared/models/stories260K.gguf")}) {
-            if (Files.isRegularFile(candidate)) {
-                stories = candidate;
-            }
-        }
-        Assumptions.assumeTrue(Files.isRegularFile(stories), "stories260K.gguf not found");
-        GgufValidator.validate(stories);
-        assertEquals(GgufMutants.Outcome.LOADED_AND_SCORED, GgufMutants.check(stories, msg -> {}));
+        Optional<Path> stories = Tol.stories260K();
+        Assumptions.assumeTrue(stories.isPresent(), "stories260K.gguf not found");
+        GgufValidator.validate(stories.get());
+        assertEquals(GgufMutants.Outcome.LOADED_AND_SCORED, GgufMutants.check(stories.get(), msg -> {}));
     }
 
     /**

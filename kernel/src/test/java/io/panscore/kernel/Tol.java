@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -34,20 +36,35 @@ public final class Tol {
     }
 
     /**
-     * The trained TinyStories model shared beside the repository (../shared/models/stories260K.gguf
-     * from the project root), if present: PANSCORE_SHARED or -Dpanscore.shared names the folder.
+     * The trained TinyStories model shared beside the repository, if present. Looked up as
+     * {@code api.SharedModels} does in the api module's tests: -Dpanscore.shared / PANSCORE_SHARED
+     * (or -Dpanscore.shared.dir / PANSCORE_SHARED_DIR) naming the shared folder, then {@code shared/}
+     * in any folder above the working directory (CI clones with ../shared beside the clone), then
+     * /work/shared.
      */
     public static Optional<Path> stories260K() {
-        String configured = System.getProperty("panscore.shared", System.getenv("PANSCORE_SHARED"));
-        Path here = Path.of("").toAbsolutePath();
-        Path[] candidates = {configured == null ? null : Path.of(configured), here.resolve("../shared"), here.resolve("../../shared"),
-                Path.of("/work/shared")};
-        for (Path dir : candidates) {
-            if (dir != null && Files.isRegularFile(dir.resolve("models/stories260K.gguf"))) {
-                return Optional.of(dir.resolve("models/stories260K.gguf").normalize());
+        return sharedFile("models/stories260K.gguf");
+    }
+
+    /** {@link #stories260K()}, or an exception saying where it was looked for. */
+    public static Path requireStories260K() {
+        return stories260K().orElseThrow(() -> new IllegalStateException("shared/models/stories260K.gguf not found (set -Dpanscore.shared or"
+                + " PANSCORE_SHARED to the shared folder; CI has ../shared beside the clone)"));
+    }
+
+    static Optional<Path> sharedFile(String relative) {
+        List<Path> dirs = new ArrayList<>();
+        for (String configured : new String[] {System.getProperty("panscore.shared", System.getenv("PANSCORE_SHARED")),
+                System.getProperty("panscore.shared.dir", System.getenv("PANSCORE_SHARED_DIR"))}) {
+            if (configured != null) {
+                dirs.add(Path.of(configured));
             }
         }
-        return Optional.empty();
+        for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
+            dirs.add(dir.resolve("shared"));
+        }
+        dirs.add(Path.of("/work/shared"));
+        return dirs.stream().map(d -> d.resolve(relative)).filter(Files::isRegularFile).map(Path::normalize).findFirst();
     }
 
     /** Entropy of the given log-probs' probabilities renormalised to sum to 1, in float64 (for the GlimpRouter top-k mode). */

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.panscore.api.SharedModels;
 import io.panscore.api.prm.PrmOptions;
 import io.panscore.api.prm.PrmScore;
 import io.panscore.api.prm.PrmScorer;
@@ -50,18 +51,7 @@ class ParityTest {
 
     /** A model with the real 512-token TinyStories vocabulary and trained weights (../shared/models). */
     static Path stories() {
-        Path dir = Path.of("").toAbsolutePath();
-        for (Path p = dir; p != null; p = p.getParent()) {
-            Path f = p.resolve("shared/models/stories260K.gguf");
-            if (Files.isRegularFile(f)) {
-                return f;
-            }
-        }
-        Path f = Path.of("/work/shared/models/stories260K.gguf");
-        if (Files.isRegularFile(f)) {
-            return f;
-        }
-        throw new IllegalStateException("shared/models/stories260K.gguf not found above " + dir + " (CI has ../shared beside the clone)");
+        return SharedModels.stories260K();
     }
 
     // ---- row 1: prompt rendering ------------------------------------------------------------------

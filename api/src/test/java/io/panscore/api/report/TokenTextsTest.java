@@ -3,11 +3,10 @@ package io.panscore.api.report;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.panscore.api.SharedModels;
 import io.panscore.kernel.Model;
 import io.panscore.kernel.fixture.Fixtures;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -36,10 +35,7 @@ class TokenTextsTest {
 
     @Test
     void sentencePieceVocabulary() {
-        Path stories = Stream.of(System.getenv("PANSCORE_SHARED") == null ? null : Path.of(System.getenv("PANSCORE_SHARED"), "models"),
-                        Path.of("..", "..", "shared", "models"), Path.of("/work/shared/models"))
-                .filter(p -> p != null && Files.isRegularFile(p.resolve("stories260K.gguf"))).map(p -> p.resolve("stories260K.gguf")).findFirst()
-                .orElse(null);
+        Path stories = SharedModels.optionalStories260K().orElse(null);
         assumeTrue(stories != null, "stories260K.gguf not found beside the repository (../shared/models)");
         assertJoinsToTheText(stories);
     }

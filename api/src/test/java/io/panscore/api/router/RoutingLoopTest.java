@@ -5,12 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.panscore.api.SharedModels;
 import io.panscore.api.trajectory.PromptTemplate;
 import io.panscore.kernel.ChatMessage;
 import io.panscore.kernel.Model;
 import io.panscore.kernel.fixture.FixtureSpec;
 import io.panscore.kernel.fixture.Fixtures;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -44,21 +44,7 @@ class RoutingLoopTest {
     }
 
     static Path stories260K() {
-        for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
-            Path p = dir.resolve("shared/models/stories260K.gguf");
-            if (Files.isRegularFile(p)) {
-                return p;
-            }
-        }
-        String configured = System.getProperty("panscore.shared.dir", System.getenv("PANSCORE_SHARED_DIR"));
-        if (configured != null && Files.isRegularFile(Path.of(configured, "models/stories260K.gguf"))) {
-            return Path.of(configured, "models/stories260K.gguf");
-        }
-        Path p = Path.of("/work/shared/models/stories260K.gguf");
-        if (Files.isRegularFile(p)) {
-            return p;
-        }
-        throw new IllegalStateException("shared/models/stories260K.gguf not found (CI has ../shared beside the clone)");
+        return SharedModels.stories260K();
     }
 
     /** A large model that writes "step 1", "step 2", ... and records what it was asked. */
