@@ -13,12 +13,16 @@ import io.panscore.kernel.Model;
 import io.panscore.kernel.ReferenceKernel;
 import io.panscore.kernel.fixture.Fixtures;
 import java.io.BufferedReader;
+import java.io.InputStream;
 import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
@@ -27,13 +31,17 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code panscore serve} in its own JVM with the flags {@link ServeCliTest} does not pass, each
  * checked by what the server then does: {@code --mode exact} by the full-vocabulary entropy of the
  * float64 reference and the routes it gives at the threshold, {@code --api-key} by 401 without the
  * key, {@code --served-model-name} by /v1/models, {@code --max-top-logprobs} and
- * {@code --openai-ctx} by the limits the OpenAI API then enforces.
+ * {@code --openai-ctx} by the limits the OpenAI API then enforces, {@code --chat-template-file} by
+ * the prompt tokens of a chat request (the template rendered by hand), {@code --session-ttl} by an
+ * unused session closed and a used one kept, {@code --read-timeout} by 408 for a body that stops
+ * short, {@code --idle-timeout} by a silent connection closed by the server.
  */
 class ServeFlagsCliTest {
 
@@ -54,7 +62,12 @@ class ServeFlagsCliTest {
     }
 
     @Test
-    void exactModeApiKeyAndOpenAiLimits() throws Exception {
+    void exactModeApiKeyOpenAiLimitsTemplateAndTimeouts(@TempDir Path dir) throws Exception {
+        // a chat template unlike the model's own, rendered here by hand for one user message
+        Path template = Files.writeString(dir.resolve("t.jinja"),
+                "{% for m in messages %}<<{{ m.role }}>> {{ m.content }}\n{% endfor %}{% if add_generation_prompt %}<<assistant>> {% endif %}");
+        String rendered = "<<user>> Count to three.\n<<assistant>> ";
+        int renderedTokens;
         Path tiny = Fixtures.tiny();
         String[] contexts = {"Count: one", "Once upon a time", "The quick brown fox", "1 2 3 4", "<|im_start|>user\nHi<|im_end|>\n"};
         double[] exact = new double[contexts.length];
@@ -68,6 +81,7 @@ class ServeFlagsCliTest {
                 topK[i] = Independent.renormalisedEntropy(ref.topLogprobs());
             }
             longPrompt = model.tokenize(longText, true, false).length;
+            renderedTokens = model.tokenize(rendered, false, true).length;
         }
         // tau in the widest gap between the exact entropies: some contexts route small, some large
         double[] sorted = exact.clone();
@@ -83,7 +97,8 @@ class ServeFlagsCliTest {
         List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "--enable-native-access=ALL-UNNAMED", "-cp",
                 System.getProperty("java.class.path"), Main.class.getName(), "serve", "--model", tiny.toString(), "--port", "0", "--host", "127.0.0.1",
                 "--threshold", Double.toString(tau), "--mode", "exact", "--api-key", KEY, "--served-model-name", "tiny-under-test",
-                "--max-top-logprobs", "3", "--openai-ctx", "64", "--max-generations", "1", "--ctx", "512", "--threads", "1", "--gpu-layers", "0");
+                "--max-top-logprobs", "3", "--openai-ctx", "64", "--max-generations", "1", "--chat-template-file", template.toString(), "--session-ttl", "2",
+                "--read-timeout", "1", "--idle-timeout", "3", "--ctx", "512", "--threads", "1", "--gpu-layers", "0");
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         try {
             BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
@@ -145,6 +160,39 @@ class ServeFlagsCliTest {
                     "{\"prompt\": " + JSON.writeValueAsString(longText) + ", \"echo\": true, \"max_tokens\": 0, \"logprobs\": 0}", KEY);
             assertEquals(400, tooLong.status(), tooLong.text());
             assertTrue(tooLong.text().contains(longPrompt + " tokens") && tooLong.text().contains("64"), tooLong.text());
+
+            // --chat-template-file: the messages rendered with it (no special tokens added)
+            Reply chat = call(port, "POST", "/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"Count to three.\"}], \"max_tokens\": 1}", KEY);
+            assertEquals(200, chat.status(), chat.text());
+            assertEquals(renderedTokens, chat.json().get("usage").get("prompt_tokens").asInt(), "prompt tokens of " + rendered);
+
+            // --session-ttl 2: a session used every 0.5 s stays open, an unused one is closed
+            String unused = call(port, "POST", "/v1/sessions", "{\"prompt\": \"Once\"}", KEY).json().get("session").asText();
+            String used = call(port, "POST", "/v1/sessions", "{\"prompt\": \"Once\"}", KEY).json().get("session").asText();
+            long start = System.nanoTime();
+            while (System.nanoTime() - start < 3_500_000_000L) {
+                Thread.sleep(500);
+                assertEquals(200, call(port, "POST", "/v1/sessions/" + used + "/append", "{\"text\": \" a\"}", KEY).status());
+            }
+            assertEquals(404, call(port, "POST", "/v1/sessions/" + unused + "/append", "{\"text\": \" a\"}", KEY).status(), "closed after 2 s unused");
+            assertEquals(200, call(port, "POST", "/v1/sessions/" + used + "/append", "{\"text\": \" a\"}", KEY).status());
+
+            // --read-timeout 1: a body that stops short of its Content-Length gets 408
+            try (Socket s = new Socket("127.0.0.1", port)) {
+                s.setSoTimeout(30_000);
+                OutputStream o = s.getOutputStream();
+                o.write(("POST /v1/glimpse HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + KEY
+                        + "\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"context\"").getBytes(StandardCharsets.US_ASCII));
+                o.flush();
+                String status = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.US_ASCII)).readLine();
+                assertTrue(status != null && status.startsWith("HTTP/1.1 408"), String.valueOf(status));
+            }
+            // --idle-timeout 3: a connection that sends nothing is closed by the server (end of stream, not our 30 s timeout)
+            try (Socket s = new Socket("127.0.0.1", port)) {
+                s.setSoTimeout(30_000);
+                InputStream i = s.getInputStream();
+                assertEquals(-1, i.read(), "the server closes the silent connection");
+            }
         } finally {
             p.destroy();
             assertTrue(p.waitFor(30, TimeUnit.SECONDS), "serve stops on SIGTERM");
