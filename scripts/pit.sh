@@ -7,41 +7,50 @@
 #   scripts/pit.sh                      kernel, api (trajectory, prm, router, server) and spark
 #   scripts/pit.sh kernel api           only these modules
 #   PIT_TARGETS='io.panscore.api.prm.*' PIT_THREADS=1 scripts/pit.sh api
+#   scripts/pit.sh --package api.prm    one package with the test classes that cover it (below),
+#                                       one thread, niced: what fits on a shared 2-core machine
 #
 # Environment: PIT_THREADS (default 2), PIT_TARGETS (targetClasses), PIT_TESTS (targetTests),
-# PANSCORE_MVN_ARGS (extra Maven options, as for ./panscore).
+# PIT_TIMEOUT_FACTOR / PIT_TIMEOUT_CONST (default 3.0 / 30000 ms), PIT_EXCLUDED_METHODS (default
+# toString), PIT_EXCLUDED_CLASSES, PIT_NICE (niceness, default 5), PANSCORE_MVN_ARGS (extra Maven options, as for ./panscore).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JAVA_HOME=$(./panscore java-home)
 export JAVA_HOME PATH="$JAVA_HOME/bin:$PATH"
 export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow"
 
-modules=("$@")
+if [ "${1:-}" = "--package" ]; then
+    # One package at a time, with only the (fast) test classes that exercise it. PIT counts a
+    # mutant only against tests that cover it, so a narrower set is faster, never kinder.
+    pkg=${2:?"--package needs one of: kernel kernel.fixture api.trajectory api.prm api.router api.server"}
+    case "$pkg" in
+        kernel) module=kernel; tests='io.panscore.kernel.*Test' ;;
+        kernel.fixture) module=kernel; tests='io.panscore.kernel.fixture.*Test,io.panscore.kernel.GgufValidationTest,io.panscore.kernel.ModelTest' ;;
+        api.trajectory) module=api; tests='io.panscore.api.trajectory.*Test,io.panscore.api.RsrCliValuesTest,io.panscore.api.ScoreFileHardeningTest' ;;
+        api.prm) module=api; tests='io.panscore.api.prm.*Test,io.panscore.api.PrmCliValuesTest,io.panscore.api.PrmCliTest,io.panscore.api.PrmEvalCliTest' ;;
+        api.router) module=api; tests='io.panscore.api.router.*Test,io.panscore.api.RouteCliTest,io.panscore.api.server.RouterServerCodesTest' ;;
+        api.server) module=api; tests='io.panscore.api.server.*Test' ;;
+        *) echo "pit.sh: unknown package $pkg" >&2; exit 2 ;;
+    esac
+    targets="io.panscore.$pkg.*"
+    [ "$pkg" = kernel ] && export PIT_EXCLUDED_CLASSES="${PIT_EXCLUDED_CLASSES:-io.panscore.kernel.fixture.*}"
+    export PIT_TARGETS="${PIT_TARGETS:-$targets}" PIT_TESTS="${PIT_TESTS:-$tests}" PIT_THREADS="${PIT_THREADS:-1}"
+    modules=("$module")
+else
+    modules=("$@")
+fi
 [ ${#modules[@]} -gt 0 ] || modules=(kernel api spark)
 list=$(IFS=,; echo "${modules[*]}")
 args=(-B -ntp ${PANSCORE_MVN_ARGS:-} -Ppit -pl "$list" -am -Dpit.threads="${PIT_THREADS:-2}")
 [ -n "${PIT_TARGETS:-}" ] && args+=(-Dpit.targetClasses="$PIT_TARGETS")
 [ -n "${PIT_TESTS:-}" ] && args+=(-Dpit.targetTests="$PIT_TESTS")
+[ -n "${PIT_TIMEOUT_FACTOR:-}" ] && args+=(-Dpit.timeoutFactor="$PIT_TIMEOUT_FACTOR")
+[ -n "${PIT_TIMEOUT_CONST:-}" ] && args+=(-Dpit.timeoutConstant="$PIT_TIMEOUT_CONST")
+[ -n "${PIT_EXCLUDED_CLASSES:-}" ] && args+=(-Dpit.excludedClasses="$PIT_EXCLUDED_CLASSES")
+[ -n "${PIT_EXCLUDED_METHODS:-}" ] && args+=(-Dpit.excludedMethods="$PIT_EXCLUDED_METHODS")
 
 # test-compile builds the reactor (bindings runs CMake; the tests are not run here), then PIT
 # runs each module's mutants in its own minion JVMs.
-mvn "${args[@]}" -DskipTests=false test-compile org.pitest:pitest-maven:mutationCoverage
+nice -n "${PIT_NICE:-5}" mvn "${args[@]}" -DskipTests=false test-compile org.pitest:pitest-maven:mutationCoverage
 
-# Per package: killed (incl. timed out and memory errors) / all mutants, from mutations.xml.
-python3 - "${modules[@]}" <<'PY'
-import sys, xml.etree.ElementTree as ET, collections, os
-for module in sys.argv[1:]:
-    path = os.path.join(module, "target", "pit-reports", "mutations.xml")
-    if not os.path.exists(path):
-        print(f"{module}: no report"); continue
-    by = collections.defaultdict(lambda: [0, 0, 0])  # killed, survived+no coverage, all
-    for m in ET.parse(path).getroot():
-        cls = m.findtext("mutatedClass"); pkg = cls.rsplit(".", 1)[0]
-        status = m.get("status")
-        if status in ("KILLED", "TIMED_OUT", "MEMORY_ERROR", "RUN_ERROR"): by[pkg][0] += 1
-        else: by[pkg][1] += 1
-        by[pkg][2] += 1
-    for pkg in sorted(by):
-        k, s, n = by[pkg]
-        print(f"{module:7s} {pkg:32s} {k:5d}/{n:<5d} killed  {100.0 * k / n:5.1f}%")
-PY
+scripts/pit-summary.py "${modules[@]}"

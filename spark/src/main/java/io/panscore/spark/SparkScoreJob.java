@@ -116,7 +116,9 @@ public final class SparkScoreJob implements Callable<Integer> {
         cli.setErr(err);
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             Throwable root = rejection(e);
-            if (root != null || e instanceof IllegalArgumentException || e instanceof io.panscore.kernel.PanscoreException) {
+            // AnalysisException: Spark refusing the job as asked, e.g. --save-mode errorifexists onto an existing --out
+            if (root != null || e instanceof IllegalArgumentException || e instanceof io.panscore.kernel.PanscoreException
+                    || e instanceof org.apache.spark.sql.AnalysisException) {
                 commandLine.getErr().println("panscore-spark: " + (root != null ? root : e).getMessage());
                 return 1;
             }

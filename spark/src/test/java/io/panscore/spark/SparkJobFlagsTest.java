@@ -170,4 +170,47 @@ class SparkJobFlagsTest {
         assertEquals(1, job(List.of("--in", jsonl.toString(), "--out", dir.resolve("x").toString(), "--prm-policy", tiny), err2));
         assertTrue(err2.toString().contains("give --prm-ref, or --no-ref"), err2.toString());
     }
+    @Test
+    void saveModeErrorIfExistsWritesNewOutputAndRefusesAnExistingOne(@TempDir Path dir) throws IOException {
+        Path jsonl = Files.writeString(dir.resolve("in.jsonl"), INPUT);
+        Map<String, double[]> want = expected();
+        String out = dir.resolve("out").toString();
+        List<String> args = List.of("--in", jsonl.toString(), "--out", out, "--rsr-model", tiny, "--r-max", "9", "--template", "none", "--ctx", "512",
+                "--threads", "1", "--save-mode", "errorifexists");
+        StringWriter err = new StringWriter();
+        assertEquals(0, job(args, err), err.toString());
+        Map<String, Row> rsr = read(dir.resolve("out/rsr"));
+        assertEquals(want.keySet(), rsr.keySet());
+        for (Map.Entry<String, double[]> e : want.entrySet()) {
+            double[] w = e.getValue();
+            assertEquals(w[2] / w[3], (double) rsr.get(e.getKey()).getAs("rsr"), 1e-5 * w[2] / w[3], e.getKey());
+        }
+        // a second run onto the same --out fails with the path named and leaves the first run's rows
+        StringWriter err2 = new StringWriter();
+        int status;
+        String message;
+        try {
+            status = job(List.of("--in", jsonl.toString(), "--out", out, "--rsr-model", tiny, "--r-max", "3", "--template", "none", "--ctx", "512",
+                    "--threads", "1", "--save-mode", "errorifexists"), err2);
+            message = err2.toString();
+        } catch (RuntimeException e) {
+            status = -1;
+            message = String.valueOf(e.getMessage());
+        }
+        assertEquals(1, status, "errorifexists on an existing output must fail: " + message);
+        assertTrue(message.startsWith("panscore-spark: ") && message.contains("already exists") && message.contains(dir.resolve("out").toString()), message);
+        assertTrue(!message.contains("\tat "), "a message, not a stack trace: " + message);
+        Map<String, Row> again = read(dir.resolve("out/rsr"));
+        for (Map.Entry<String, double[]> e : want.entrySet()) {
+            double[] w = e.getValue();
+            assertEquals(w[2] / w[3], (double) again.get(e.getKey()).getAs("rsr"), 1e-5 * w[2] / w[3], e.getKey() + ": the r-max 9 rows stay");
+        }
+        // the same second run with overwrite replaces them: --r-max 3 clips harder, so the RSR changes
+        assertEquals(0, job(List.of("--in", jsonl.toString(), "--out", out, "--rsr-model", tiny, "--r-max", "3", "--template", "none", "--ctx", "512",
+                "--threads", "1", "--save-mode", "overwrite"), new StringWriter()));
+        Map<String, Row> replaced = read(dir.resolve("out/rsr"));
+        assertEquals(want.keySet(), replaced.keySet());
+        assertTrue(want.keySet().stream().anyMatch(id -> Math.abs((double) replaced.get(id).getAs("rsr") - (double) rsr.get(id).getAs("rsr")) > 1e-6),
+                "overwrite replaced the rows");
+    }
 }
