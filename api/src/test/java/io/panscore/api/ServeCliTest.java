@@ -5,26 +5,18 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.panscore.api.cli.Main;
 import io.panscore.api.router.GlimpRouter;
 import io.panscore.kernel.Engine;
 import io.panscore.kernel.EngineOptions;
 import io.panscore.kernel.Model;
 import io.panscore.kernel.ReferenceKernel;
 import io.panscore.kernel.fixture.Fixtures;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -66,24 +58,10 @@ class ServeCliTest {
         assertTrue(sorted[gap + 1] - sorted[gap] > 2e-3, java.util.Arrays.toString(sorted));
         double tau = (sorted[gap] + sorted[gap + 1]) / 2; // some contexts small, some large
 
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "--enable-native-access=ALL-UNNAMED",
-                "-cp", System.getProperty("java.class.path"), Main.class.getName(), "serve", "--model", tiny.toString(), "--port", "0", "--host",
+        try (ServeProcess serve = ServeProcess.start(List.of("--model", tiny.toString(), "--port", "0", "--host",
                 "127.0.0.1", "--threshold", Double.toString(tau), "--mode", "top-k", "--delimiter", " ### ", "--max-sessions", "2", "--max-sessions-per-client", "0", "--one-shot-reserve", "0", "--ctx", "512",
-                "--max-wait-us", "50", "--max-body", "2000", "--max-tokens", "100", "--threads", "1", "--gpu-layers", "0"));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        try {
-            BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-            int port = -1;
-            StringBuilder seen = new StringBuilder();
-            for (String line; port < 0 && (line = out.readLine()) != null;) {
-                seen.append(line).append('\n');
-                Matcher m = Pattern.compile("http://127\\.0\\.0\\.1:(\\d+)").matcher(line);
-                if (m.find()) {
-                    port = Integer.parseInt(m.group(1));
-                }
-            }
-            assertTrue(port > 0, seen.toString());
-            Thread.ofVirtual().start(() -> out.lines().forEach(l -> {})); // keep draining
+                "--max-wait-us", "50", "--max-body", "2000", "--max-tokens", "100", "--threads", "1", "--gpu-layers", "0"))) {
+            int port = serve.port();
 
             Reply health = call(port, "GET", "/health", null);
             assertEquals(200, health.status());
@@ -121,9 +99,6 @@ class ServeCliTest {
             assertEquals(413, call(port, "POST", "/v1/glimpse", "{\"context\": \"" + "z".repeat(2100) + "\"}").status());
             assertEquals(413, call(port, "POST", "/v1/glimpse", "{\"context\": \"" + "a b ".repeat(120) + "\"}").status());
             assertEquals(200, call(port, "POST", "/v1/glimpse", "{\"context\": \"" + "a b ".repeat(20) + "\"}").status());
-        } finally {
-            p.destroy(); // SIGTERM: the shutdown hook stops the server gracefully
-            assertTrue(p.waitFor(30, TimeUnit.SECONDS), "serve stops on SIGTERM");
         }
     }
 }

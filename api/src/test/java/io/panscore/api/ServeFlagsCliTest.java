@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.panscore.api.cli.Main;
 import io.panscore.api.router.GlimpRouter;
 import io.panscore.kernel.Engine;
 import io.panscore.kernel.EngineOptions;
@@ -27,9 +26,6 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -94,25 +90,11 @@ class ServeFlagsCliTest {
         double tau = (sorted[gap] + sorted[gap + 1]) / 2;
         assertTrue(longPrompt > 64, "the long prompt must exceed --openai-ctx 64: " + longPrompt);
 
-        List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "--enable-native-access=ALL-UNNAMED", "-cp",
-                System.getProperty("java.class.path"), Main.class.getName(), "serve", "--model", tiny.toString(), "--port", "0", "--host", "127.0.0.1",
+        try (ServeProcess serve = ServeProcess.start(List.of("--model", tiny.toString(), "--port", "0", "--host", "127.0.0.1",
                 "--threshold", Double.toString(tau), "--mode", "exact", "--api-key", KEY, "--served-model-name", "tiny-under-test",
                 "--max-top-logprobs", "3", "--openai-ctx", "64", "--max-generations", "1", "--chat-template-file", template.toString(), "--session-ttl", "2",
-                "--read-timeout", "1", "--idle-timeout", "3", "--ctx", "512", "--threads", "1", "--gpu-layers", "0");
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        try {
-            BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-            int port = -1;
-            StringBuilder seen = new StringBuilder();
-            for (String line; port < 0 && (line = out.readLine()) != null;) {
-                seen.append(line).append('\n');
-                Matcher m = Pattern.compile("http://127\\.0\\.0\\.1:(\\d+)").matcher(line);
-                if (m.find()) {
-                    port = Integer.parseInt(m.group(1));
-                }
-            }
-            assertTrue(port > 0, seen.toString());
-            Thread.ofVirtual().start(() -> out.lines().forEach(l -> {})); // keep draining
+                "--read-timeout", "1", "--idle-timeout", "3", "--ctx", "512", "--threads", "1", "--gpu-layers", "0"))) {
+            int port = serve.port();
 
             // --api-key: /health is open, everything else needs the key
             Reply health = call(port, "GET", "/health", null, null);
@@ -193,9 +175,6 @@ class ServeFlagsCliTest {
                 InputStream i = s.getInputStream();
                 assertEquals(-1, i.read(), "the server closes the silent connection");
             }
-        } finally {
-            p.destroy();
-            assertTrue(p.waitFor(30, TimeUnit.SECONDS), "serve stops on SIGTERM");
         }
     }
 }

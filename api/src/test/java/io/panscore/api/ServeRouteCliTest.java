@@ -4,18 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.panscore.api.cli.Main;
 import io.panscore.kernel.fixture.FixtureSpec;
 import io.panscore.kernel.fixture.Fixtures;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -32,28 +25,11 @@ class ServeRouteCliTest {
     /** Starts serve with {@code extra} flags, runs {@code checks} against its port, stops it with SIGTERM. */
     static void withServe(List<String> extra, Checks checks) throws Exception {
         Path small = Fixtures.model(FixtureSpec.tinyQwen2Small(), CHATML);
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "--enable-native-access=ALL-UNNAMED",
-                "-cp", System.getProperty("java.class.path"), Main.class.getName(), "serve", "--model", small.toString(), "--port", "0", "--ctx", "1024",
+        List<String> args = new ArrayList<>(List.of("--model", small.toString(), "--port", "0", "--ctx", "1024",
                 "--max-sessions", "4", "--threads", "1", "--openai", "false"));
-        cmd.addAll(extra);
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        try {
-            BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-            int port = -1;
-            StringBuilder seen = new StringBuilder();
-            for (String line; port < 0 && (line = out.readLine()) != null;) {
-                seen.append(line).append('\n');
-                Matcher m = Pattern.compile("http://127\\.0\\.0\\.1:(\\d+)").matcher(line);
-                if (m.find()) {
-                    port = Integer.parseInt(m.group(1));
-                }
-            }
-            assertTrue(port > 0, seen.toString());
-            Thread.ofVirtual().start(() -> out.lines().forEach(l -> {}));
-            checks.run(port, seen.toString());
-        } finally {
-            p.destroy();
-            assertTrue(p.waitFor(30, TimeUnit.SECONDS), "serve stops on SIGTERM");
+        args.addAll(extra);
+        try (ServeProcess serve = ServeProcess.start(args)) {
+            checks.run(serve.port(), serve.banner());
         }
     }
 
