@@ -383,9 +383,7 @@ public final class GlimpRouter implements AutoCloseable {
 
     /** A whole context's tokens, as the released code gets them: the text tokenized at once (special tokens parsed, no second BOS). */
     private int[] tokenizeContext(String text) {
-        int bos = model.info().bos();
-        boolean hasBos = bos >= 0 && !text.isEmpty() && text.startsWith(model.tokenText(bos));
-        return model.tokenize(text, !hasBos, true);
+        return tokenizeWhole(model, text);
     }
 
     /** Opens a session on tokens. */
