@@ -49,18 +49,12 @@ class SparkJobFlagsTest {
     static void start() {
         tiny = Fixtures.tiny().toString();
         ref = Fixtures.model(FixtureSpec.tinyQwen2Small().withSeed(7)).toString();
-        spark = SparkSession.builder().master("local[2]").appName("panscore-spark-flags-test").config("spark.ui.enabled", "false")
-                .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
-                .config("spark.sql.shuffle.partitions", "2").getOrCreate();
-        spark.sparkContext().setLogLevel("WARN");
+        spark = LocalSpark.start("panscore-spark-flags-test", 2);
     }
 
     @AfterAll
     static void stop() {
-        if (spark != null) {
-            spark.stop();
-        }
-        EnginePool.closeIdle();
+        LocalSpark.stop(spark);
     }
 
     /** Per trajectory: {Σ log π_tiny, Σ log π_ref, Σ min(rank, 9) under tiny, Σ surprisal under tiny, tokens}. */

@@ -63,21 +63,12 @@ class SparkScorerTest {
     static void start() {
         tiny = Fixtures.tiny().toString();
         ref = Fixtures.model(FixtureSpec.tinyQwen2Small().withSeed(7)).toString();
-        spark = SparkSession.builder().master("local[2]").appName("panscore-spark-test")
-                .config("spark.ui.enabled", "false")
-                .config("spark.driver.host", "127.0.0.1")
-                .config("spark.driver.bindAddress", "127.0.0.1")
-                .config("spark.sql.shuffle.partitions", "3")
-                .getOrCreate();
-        spark.sparkContext().setLogLevel("WARN");
+        spark = LocalSpark.start("panscore-spark-test", 3);
     }
 
     @AfterAll
     static void stop() {
-        if (spark != null) {
-            spark.stop();
-        }
-        EnginePool.closeIdle();
+        LocalSpark.stop(spark);
     }
 
     static String sample() throws IOException {

@@ -70,18 +70,12 @@ class SparkTruncationTest {
     static void start() {
         tiny = Fixtures.tiny().toString();
         ref = Fixtures.model(FixtureSpec.tinyQwen2Small().withSeed(7)).toString();
-        spark = SparkSession.builder().master("local[2]").appName("panscore-spark-truncation-test").config("spark.ui.enabled", "false")
-                .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
-                .config("spark.sql.shuffle.partitions", "2").getOrCreate();
-        spark.sparkContext().setLogLevel("WARN");
+        spark = LocalSpark.start("panscore-spark-truncation-test", 2);
     }
 
     @AfterAll
     static void stop() {
-        if (spark != null) {
-            spark.stop();
-        }
-        EnginePool.closeIdle();
+        LocalSpark.stop(spark);
     }
 
     /**
