@@ -107,17 +107,6 @@ public final class Independent {
 
     /** Entropy of the given log-probs' probabilities renormalised to sum to 1, in float64 (GlimpRouter's top-k mode). */
     public static double renormalisedEntropy(double[] logprobs) {
-        double z = 0;
-        for (double lp : logprobs) {
-            z += Math.exp(lp);
-        }
-        double h = 0;
-        for (double lp : logprobs) {
-            double p = Math.exp(lp) / z;
-            if (p > 0) {
-                h -= p * Math.log(p);
-            }
-        }
-        return h;
+        return ReferenceKernel.renormalisedEntropy(logprobs);
     }
 }

@@ -76,4 +76,23 @@ public final class ReferenceKernel {
         }
         return new Stats(z[target] - logZ, entropy, above + 1, argmax, max - logZ, ids, lps);
     }
+
+    /**
+     * Entropy of the given log-probs' probabilities renormalised to sum to 1, in float64
+     * (GlimpRouter's top-k mode), written independently of {@code Glimpse}: the tests' reference.
+     */
+    public static double renormalisedEntropy(double[] logprobs) {
+        double z = 0;
+        for (double lp : logprobs) {
+            z += Math.exp(lp);
+        }
+        double h = 0;
+        for (double lp : logprobs) {
+            double p = Math.exp(lp) / z;
+            if (p > 0) {
+                h -= p * Math.log(p);
+            }
+        }
+        return h;
+    }
 }
