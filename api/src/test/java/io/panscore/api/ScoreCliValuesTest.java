@@ -59,6 +59,39 @@ class ScoreCliValuesTest {
         }
     }
 
+    /**
+     * {@code --flash-attn on}: llama.cpp's flash attention accumulates in F16 on the CPU, so its
+     * log-probs differ from the default path's by more than the kernel's error; the CLI's numbers
+     * must equal the float64 reference on an FA-on engine's logits, and differ from the FA-off ones.
+     */
+    @Test
+    void flashAttnOnScoresWithFlashAttention(@TempDir Path dir) throws Exception {
+        String text = "Flash attention changes the rounding of every attention sum, a little, over a long enough line of text like this one.";
+        Path file = Files.writeString(dir.resolve("t.txt"), text);
+        CliRun r = CliRun.of("score", "--model", Fixtures.tiny().toString(), "--file", file.toString(), "--format", "jsonl", "--threads", "1", "--ctx", "128",
+                "--flash-attn", "on");
+        assertEquals(0, r.status(), r.err());
+        List<String> lines = r.out().strip().lines().toList();
+        try (Model model = Model.load(Fixtures.tiny());
+                Engine on = model.newEngine(EngineOptions.defaults().withContextSize(128).withFlashAttention(EngineOptions.FlashAttention.ON));
+                Engine off = model.newEngine(EngineOptions.defaults().withContextSize(128))) {
+            int[] ids = model.tokenize(text, true, false);
+            assertEquals(ids.length - 1, lines.size());
+            int vocab = model.info().vocabSize();
+            float[] onLogits = on.logits(List.of(Sequence.of(ids)));
+            float[] offLogits = off.logits(List.of(Sequence.of(ids)));
+            double apart = 0;
+            for (int i = 0; i < lines.size(); i++) {
+                double got = JSON.readTree(lines.get(i)).get("logprob").asDouble();
+                ReferenceKernel.Stats withFa = ReferenceKernel.stats(onLogits, i * vocab, vocab, ids[i + 1], 1.0, 0);
+                ReferenceKernel.Stats withoutFa = ReferenceKernel.stats(offLogits, i * vocab, vocab, ids[i + 1], 1.0, 0);
+                assertEquals(withFa.logprob(), got, tol(withFa.logprob()), "pos " + (i + 1));
+                apart = Math.max(apart, Math.abs(withoutFa.logprob() - got) / tol(withoutFa.logprob()));
+            }
+            assertTrue(apart > 2, "flash attention must change some log-prob by more than twice the tolerance here (max " + apart + " tolerances)");
+        }
+    }
+
     @Test
     void fixtureSeedsAreReproducibleAndDistinct(@TempDir Path dir) throws Exception {
         Path a = dir.resolve("a.gguf");
