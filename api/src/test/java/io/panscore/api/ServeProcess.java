@@ -35,10 +35,23 @@ final class ServeProcess implements AutoCloseable {
 
     /** Starts {@code panscore serve ARGS} and waits until it prints the address it listens on. */
     static ServeProcess start(List<String> serveArgs) throws IOException {
+        return start(serveArgs, java.util.Map.of());
+    }
+
+    /** The same, with these variables added to (or, mapped to null, removed from) the child's environment. */
+    static ServeProcess start(List<String> serveArgs, java.util.Map<String, String> env) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), Main.class.getName(), "serve"));
         cmd.addAll(serveArgs);
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        env.forEach((k, v) -> {
+            if (v == null) {
+                pb.environment().remove(k);
+            } else {
+                pb.environment().put(k, v);
+            }
+        });
+        Process p = pb.start();
         BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
         int port = -1;
         StringBuilder seen = new StringBuilder();
