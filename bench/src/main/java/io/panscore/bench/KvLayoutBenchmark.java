@@ -18,21 +18,29 @@ import java.util.List;
 import java.util.Random;
 
 /**
- * Issue 18: the unified KV cache against per-sequence KV streams on three workloads that batch
- * sequences into one decode, each as a ratio against its unbatched baseline, both layouts side by
- * side. Plain wall-clock timing (best of {@code reps} runs after one warm-up run): the workloads run
- * for seconds to minutes per call, far above timer resolution and JIT warm-up, and JMH forks would
- * multiply the run time on a loaded 2-core machine. The router's glimpse concurrency is
- * GlimpseConcurrencyBenchmark ({@code -p kvCache=UNIFIED,PER_SEQUENCE}).
+ * Issue 18: the unified KV cache against per-sequence KV streams on workloads that batch sequences
+ * into one decode, each as a ratio against its unbatched baseline, both layouts side by side. Plain
+ * timing, batched and baseline runs interleaved (a, b, a, b, ...: both see the same load; best of
+ * {@code reps} each after one warm-up round): the workloads run for seconds to minutes per call, far
+ * above timer resolution and JIT warm-up, and JMH forks would multiply the run time on a loaded
+ * 2-core machine. Every result line gives wall-clock rates and the calling thread's CPU time: with
+ * {@code threads} 1 llama.cpp computes on the calling thread, so its CPU time is the work itself,
+ * which other processes' load barely changes (the generation workload decodes on the Generator's
+ * thread: wall time only). The router's glimpse concurrency is GlimpseConcurrencyBenchmark
+ * ({@code -p kvCache=UNIFIED,PER_SEQUENCE}).
  *
  * <pre>
  *   java -cp bench/target/benchmarks.jar io.panscore.bench.KvLayoutBenchmark WORKLOAD MODEL [threads] [reps]
- *   WORKLOAD: packing | sharing | generation
+ *   WORKLOAD: packing | packing-short | cost | sharing | generation
  *   MODEL:    qwen2 | tiny | path to a GGUF file
  * </pre>
  * <ul>
  *   <li>packing: 64 sequences of 64..256 tokens (seeded), one Engine.score call (batch 512, 16
- *       sequences per decode) vs one sequence per call; scored tokens/s. Target >= 1.3x.</li>
+ *       sequence slots) vs one sequence per call; scored tokens/s. Target >= 1.3x.</li>
+ *   <li>packing-short: the same with 64 sequences of 8..32 tokens (lm-eval loglikelihood requests),
+ *       where a call's fixed costs weigh most.</li>
+ *   <li>cost: what one call costs against its length (one sequence of n tokens per call, and 512 / n
+ *       of them in one call, n = 8..512): the fixed and per-token costs that bound packing.</li>
  *   <li>sharing: 16 responses of 256 tokens after one 512-token prompt, Sequence.sharingPrefix vs
  *       not; response tokens/s. Target >= 1.8x on the Qwen2.5-0.5B shape.</li>
  *   <li>generation: 8 greedy streams of 32 tokens at once (one Generator, 8 sessions) vs one
@@ -224,13 +232,11 @@ public final class KvLayoutBenchmark {
         long responseTokens = 16L * 256;
         for (KvCache kv : KvCache.values()) {
             String before = load();
-            double s, u;
             // 17 slots: the prompt holds one while its members copy it; unified: the same cells in all
             try (Engine e = model.newEngine(options(kv, 768, 17, threads))) {
-                s = best(reps, () -> e.score(shared, ScoreOptions.defaults()));
-                u = best(reps, () -> e.score(unshared, ScoreOptions.defaults()));
+                Timed[] t = pair(reps, () -> e.score(shared, ScoreOptions.defaults()), () -> e.score(unshared, ScoreOptions.defaults()));
+                report("sharing(16 x 256 after 512)", name, kv, "resp tok/s", responseTokens, t[0], t[1], 1.8, before, threads);
             }
-            report("sharing(16 x 256 after 512)", name, kv, "resp tok/s", responseTokens / s, responseTokens / u, 1.8, before);
         }
     }
 
