@@ -4,11 +4,14 @@
 #   (a) GlimpseConcurrencyBenchmark -p kvCache=UNIFIED,PER_SEQUENCE: 16 threads glimpsing through
 #       GlimpRouter vs one at a time, and one native pool batch (qwen2 and tiny fixtures);
 #   (b) KvLayoutBenchmark packing: 64 sequences of 64..256 tokens in one Engine.score call vs one
-#       per call (qwen2 fixture);
+#       per call, and packing-short: 64 of 8..32 tokens (qwen2 and tiny fixtures; the cost lines
+#       say what one call costs against its length, the bound of packing);
 #   (c) KvLayoutBenchmark sharing: 16 responses of 256 tokens after a 512-token prompt, shared vs
 #       not (qwen2 fixture, and the Qwen2.5-0.5B-shaped fixture with -q);
 #   (d) KvLayoutBenchmark generation: 8 greedy streams vs 1 (qwen2 fixture, and -q).
-# The load average is printed with every number (the machine may be shared).
+# The load average is printed with every number (the machine may be shared); KvLayoutBenchmark also
+# prints the calling thread's CPU time, the work itself when -t 1 (prefer -t 1 on a loaded machine:
+# two llama.cpp threads wait for each other at every graph node when a core is taken).
 #
 #   scripts/bench-kv.sh [-q QWEN05.gguf] [-t THREADS] [-o DIR] [--quick]
 #
@@ -41,7 +44,11 @@ kvb() { # workload model
     java --enable-native-access=ALL-UNNAMED -cp "$jar" io.panscore.bench.KvLayoutBenchmark "$1" "$2" "$threads" "$reps" 2>&1 \
         | tee -a "$out/kv-layout.log" >&2
 }
+kvb cost tiny
+kvb packing tiny
+kvb packing-short tiny
 kvb packing qwen2
+kvb packing-short qwen2
 kvb sharing qwen2
 kvb generation qwen2
 if [ -n "$qwen05" ]; then
@@ -72,4 +79,7 @@ PY
     echo
     echo "(b-d) KvLayoutBenchmark (best of $reps runs; runs under 10 s after a warm-up run):"
     grep '^RESULT' "$out/kv-layout.log" | sed 's/^RESULT /    /'
+    echo
+    echo "What one Engine.score call costs against its length (tiny fixture):"
+    grep '^COST' "$out/kv-layout.log" | sed 's/^COST /    /'
 } | tee "$out/kv-summary.txt"

@@ -40,6 +40,10 @@ namespace {
 constexpr int32_t DEFAULT_MAX_CTX = 4096;
 constexpr int32_t DEFAULT_BATCH = 512;
 constexpr int32_t DEFAULT_SEQ_MAX = 16;
+// llama.cpp pads the attended KV span (n_kv) to a multiple of 256 cells (llama_kv_cache::get_n_kv)
+constexpr int64_t KV_PAD = 256;
+// how many pending jobs the packer looks past, per decode, for one that fits the unified KV span
+constexpr int32_t MAX_PASSED_OVER = 64;
 
 // A backend "sampler" that does nothing. Attaching one to every sequence makes llama.cpp believe
 // all outputs are sampled on the backend, so it skips copying each logits row into its host
@@ -400,8 +404,21 @@ int32_t plan_sequences(const ps_engine & e, const ps_sequence * seqs, int32_t n_
         const int32_t g = plan.seqs[i].group;
         if (g >= 0 && (plan.groups[g].members < 2 || plan.groups[g].shared < 1 || e.params.n_seq_max < 2)) plan.seqs[i].group = -1;
     }
+    // Admission order: longest first when no prefix group is shared (first-fit decreasing: a
+    // decode's room is filled with the longest jobs that fit, and slots filled together hold
+    // similar lengths, which keeps per-sequence micro-batches few, see run_decodes). Stable: equal
+    // lengths keep the input order. With shared prefixes the input order stays (members follow
+    // their prefix).
+    bool any_group = false;
+    for (const SeqPlan & sp : plan.seqs) any_group = any_group || sp.group >= 0;
+    std::vector<int32_t> order(static_cast<size_t>(n_seqs));
+    for (int32_t i = 0; i < n_seqs; ++i) order[static_cast<size_t>(i)] = i;
+    if (!any_group) {
+        std::stable_sort(order.begin(), order.end(),
+                         [&](int32_t a, int32_t b) { return plan.seqs[a].n_decode > plan.seqs[b].n_decode; });
+    }
     std::vector<bool> prefix_queued(plan.groups.size(), false);
-    for (int32_t i = 0; i < n_seqs; ++i) {
+    for (const int32_t i : order) {
         const int32_t g = plan.seqs[i].group;
         if (g >= 0 && !prefix_queued[g]) {
             plan.jobs.push_back(Job{-1, g, 0, plan.groups[g].shared});
@@ -423,10 +440,30 @@ void locate(const Plan & plan, const ps_sequence * seqs, int64_t dest, int32_t &
 
 // Packs the jobs into decodes and calls after_decode() after each successful one.
 // A slot is a llama.cpp sequence id; a job keeps its slot until all its tokens are decoded.
-// Jobs are admitted in order while slots are free and the KV cache has room for their whole
-// length; a member whose group prefix is not decoded yet is passed over (it is admitted on a
-// later decode), but a job that does not fit in the KV cache stops admission, so long sequences
-// are not starved by short ones behind them.
+// Jobs are admitted in plan order (longest first, see plan_sequences) while slots are free and the
+// KV cache has room for their whole length; a member whose group prefix is not decoded yet is
+// passed over (it is admitted on a later decode), but a job that does not fit in the KV cache
+// stops admission, so long sequences are not starved by short ones behind them.
+//
+// Unified KV cache: every token of a decode attends over the whole span of occupied cells
+// (llama.cpp's n_kv, padded to KV_PAD cells), its own sequence's or not, and without flash
+// attention masked cells cost as much as visible ones. A sequence alone already pays for
+// max(KV_PAD, its length padded) cells, so a job joins a decode only while the live cells stay
+// within what the longest live job (or itself) would span alone (kv_span_fits); otherwise packing
+// multiplies the attention work of every token (measured: 512-token decodes of 64..256-token
+// sequences spanned 768 cells, 3x the 256 of one sequence per call, and lost 0.7x in CPU time on
+// the small-vocabulary fixture, see BENCHMARKS). Jobs that do not fit the span are passed over
+// for shorter ones behind them (first fit); they are admitted once the live jobs finish.
+//
+// The batch lists its tokens slot by slot in slot order: with per-sequence streams llama.cpp puts
+// only consecutive slots with the same token count into one micro-batch (split_equal), so a decode
+// is a staircase of rectangles (consecutive slots x equal counts), one more wherever a slot's
+// sequence ends inside the decode. Equal chunks per slot do not remove that: whatever the chunking,
+// each sequence of a distinct length ends a rectangle of its own, so packing sequences of distinct
+// lengths runs about one graph evaluation per sequence, like one sequence per call (simulated for
+// 64 sequences of 64..256 tokens: 73 to 83 micro-batches for 64 calls, whichever policy; 8..32
+// tokens: 26 when longest first, 61 in input order). Per-sequence packing saves per-call costs,
+// not graph evaluations; it pays when lengths repeat.
 template <typename AfterDecode>
 int32_t run_decodes(ps_engine & e, const ps_sequence * seqs, Plan & plan, AfterDecode && after_decode) {
     llama_memory_t mem = llama_get_memory(e.ctx);
@@ -435,16 +472,25 @@ int32_t run_decodes(ps_engine & e, const ps_sequence * seqs, Plan & plan, AfterD
     const int32_t n_slots = e.params.n_seq_max;
     std::vector<int32_t> slot_job(static_cast<size_t>(n_slots), -1);
     std::vector<int32_t> slot_next(static_cast<size_t>(n_slots), 0);
+    std::vector<int32_t> slot_take(static_cast<size_t>(n_slots), 0); // tokens this decode
     std::vector<bool> admitted(plan.jobs.size(), false);
     size_t first_pending = 0; // every job before this one has been admitted
     int64_t kv_used = 0;
     int32_t open_groups = 0;  // groups whose prefix is held for members not yet admitted
 
-    auto add_tokens = [&](int32_t slot) {
+    // A job's cells when alone: positions [0, end) (a member's prefix cells included).
+    auto padded = [](int64_t n) { return (n + KV_PAD - 1) / KV_PAD * KV_PAD; };
+    auto kv_span_fits = [&](const Job & job, int32_t live, int64_t live_max_end) {
+        if (e.per_seq || live == 0) return true;
+        const int64_t alone = std::max<int64_t>(KV_PAD, padded(std::max<int64_t>(live_max_end, job.end)));
+        return padded(kv_used + (job.end - job.begin)) <= alone;
+    };
+
+    auto add_tokens = [&](int32_t slot, int32_t n) {
         const Job & job = plan.jobs[slot_job[slot]];
         const ps_sequence & s = seqs[job.seq >= 0 ? job.seq : plan.groups[job.group].leader];
         int32_t t = slot_next[slot];
-        for (; t < job.end && e.batch.n_tokens < e.params.n_batch; ++t) {
+        for (const int32_t stop = t + n; t < stop; ++t) {
             const int32_t k = e.batch.n_tokens++;
             e.batch.token[k] = s.tokens[t];
             e.batch.pos[k] = t;
@@ -492,12 +538,20 @@ int32_t run_decodes(ps_engine & e, const ps_sequence * seqs, Plan & plan, AfterD
     while (true) {
         reset_batch(e);
 
+        // what each slot decodes this time: first the live jobs' next tokens, then new jobs
+        int32_t planned = 0, live = 0, passed_over = 0;
+        int64_t live_max_end = 0;
         for (int32_t slot = 0; slot < n_slots; ++slot) {
+            slot_take[slot] = 0;
             const int32_t j = slot_job[slot];
-            if (j >= 0 && slot_next[slot] < plan.jobs[j].end && e.batch.n_tokens < e.params.n_batch) add_tokens(slot);
+            if (j < 0) continue;
+            ++live;
+            live_max_end = std::max<int64_t>(live_max_end, plan.jobs[j].end);
+            slot_take[slot] = std::min(plan.jobs[j].end - slot_next[slot], e.params.n_batch - planned);
+            planned += slot_take[slot];
         }
         while (first_pending < plan.jobs.size() && admitted[first_pending]) ++first_pending;
-        for (size_t j = first_pending; j < plan.jobs.size() && e.batch.n_tokens < e.params.n_batch; ++j) {
+        for (size_t j = first_pending; j < plan.jobs.size() && planned < e.params.n_batch; ++j) {
             if (admitted[j]) continue;
             const Job & job = plan.jobs[j];
             if (job.seq >= 0 && job.group >= 0 && !plan.groups[job.group].decoded) continue; // prefix not ready
@@ -522,8 +576,20 @@ int32_t run_decodes(ps_engine & e, const ps_sequence * seqs, Plan & plan, AfterD
                 if (open_groups > 0) continue;
                 break;
             }
+            if (!kv_span_fits(job, live, live_max_end)) {
+                // a shorter job behind it may fit; look a bounded distance (a call of many
+                // sequences would otherwise rescan every pending job at every decode)
+                if (++passed_over >= MAX_PASSED_OVER) break;
+                continue;
+            }
             admit(j, slot);
-            add_tokens(slot);
+            ++live;
+            live_max_end = std::max<int64_t>(live_max_end, job.end);
+            slot_take[slot] = std::min(job.end - job.begin, e.params.n_batch - planned);
+            planned += slot_take[slot];
+        }
+        for (int32_t slot = 0; slot < n_slots; ++slot) {
+            if (slot_take[slot] > 0) add_tokens(slot, slot_take[slot]);
         }
         if (e.batch.n_tokens == 0) {
             if (first_pending < plan.jobs.size()) {

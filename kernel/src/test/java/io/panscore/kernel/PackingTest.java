@@ -171,4 +171,68 @@ class PackingTest {
             org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("differs from sequence 0 at position 1"), e.getMessage());
         }
     }
+
+    /**
+     * The packer reorders its work (longest first) and, in the unified KV cache, keeps the attended
+     * cell span of a decode within what its longest sequence spans alone (256 cells at least), so
+     * short sequences wait beside long ones and long ones run alone: in both layouts, shuffled
+     * lengths from 2 to 600 tokens (below and above one 256-cell span and the 128-token batch) and
+     * a prompt group among them must score as one sequence per call does, and Engine.logits must
+     * return its rows in input order.
+     */
+    @Test
+    void shuffledLengthsAcrossTheKvSpanInBothLayouts() {
+        Model model = TestModels.tiny();
+        int[] all = model.tokenize((TestModels.TEXT + " ").repeat(8), true, false);
+        org.junit.jupiter.api.Assumptions.assumeTrue(all.length > 610, "the test text is too short: " + all.length);
+        java.util.Random rnd = new java.util.Random(18);
+        List<Sequence> seqs = new ArrayList<>();
+        int[] lens = {600, 2, 37, 300, 5, 255, 256, 257, 130, 12, 511, 64, 3, 200, 90, 8, 420, 33, 150, 9};
+        for (int len : lens) {
+            int off = rnd.nextInt(all.length - len);
+            int[] t = Arrays.copyOfRange(all, off, off + len);
+            seqs.add(len > 20 && rnd.nextBoolean() ? new Sequence(t, len / 2, len) : Sequence.of(t));
+        }
+        // two members of one prompt group, the call then keeps its input order
+        int[] p1 = Arrays.copyOfRange(all, 0, 40);
+        int[] p2 = Arrays.copyOf(p1, 40);
+        p2[30] = (p2[30] + 1) % model.info().vocabSize();
+        List<Sequence> grouped = new ArrayList<>(seqs);
+        grouped.add(3, Sequence.from(p1, 20).sharingPrefix(5, 20));
+        grouped.add(Sequence.from(p2, 20).sharingPrefix(5, 20));
+        for (EngineOptions.KvCache kv : EngineOptions.KvCache.values()) {
+            EngineOptions packed = EngineOptions.defaults().withContextSize(8 * 640).withBatchSize(128).withMicroBatchSize(64)
+                    .withMaxSequences(8).withKvCache(kv);
+            try (Engine many = model.newEngine(packed); Engine one = model.newEngine(EngineOptions.defaults().withContextSize(640))) {
+                for (List<Sequence> call : List.of(seqs, grouped)) {
+                    List<TokenScores> together = many.score(call, ScoreOptions.defaults().withTopK(2));
+                    for (int s = 0; s < call.size(); s++) {
+                        Sequence q = call.get(s);
+                        Sequence plain = new Sequence(q.tokens(), q.scoreBegin(), q.scoreEnd());
+                        TokenScores alone = one.score(List.of(plain), ScoreOptions.defaults().withTopK(2)).getFirst();
+                        TokenScores got = together.get(s);
+                        assertEquals(alone.size(), got.size(), kv + " seq " + s);
+                        for (int i = 0; i < alone.size(); i++) {
+                            assertEquals(alone.logprob()[i], got.logprob()[i], 1e-4, kv + " seq " + s + " pos " + i);
+                            assertEquals(alone.entropy()[i], got.entropy()[i], 1e-4, kv + " seq " + s + " pos " + i);
+                        }
+                        assertArrayEquals(alone.rank(), got.rank(), kv + " seq " + s);
+                        assertArrayEquals(alone.topIds(), got.topIds(), kv + " seq " + s);
+                    }
+                }
+                List<Sequence> few = List.of(seqs.get(2), seqs.get(3), seqs.get(4)); // 37, 300, 5 tokens
+                float[] rows = many.logits(few);
+                int v = model.info().vocabSize();
+                int at = 0;
+                for (Sequence q : few) {
+                    float[] alone = one.logits(List.of(q));
+                    for (int i = 0; i < alone.length; i++) {
+                        assertEquals(alone[i], rows[at + i], 1e-3, kv + " logits row " + (at + i) / v);
+                    }
+                    at += alone.length;
+                }
+                assertEquals(rows.length, at, kv + " logits rows");
+            }
+        }
+    }
 }
