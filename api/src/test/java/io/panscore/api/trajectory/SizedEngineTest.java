@@ -53,6 +53,17 @@ class SizedEngineTest {
     }
 
     @Test
+    void theDoublingStopsAtTheLargestInt() {
+        // a training context of 2^31 - 1: 4096 doubles to 2^30, and the next step is capped at 2^31 - 1, not overflowed
+        try (Model m = fixture(Integer.MAX_VALUE); SizedEngine s = SizedEngine.sized(m, EngineOptions.defaults())) {
+            assertEquals(Integer.MAX_VALUE, s.limit());
+            assertEquals(1 << 30, s.contextFor(1 << 30));
+            assertEquals(Integer.MAX_VALUE, s.contextFor((1 << 30) + 1));
+            assertEquals(Integer.MAX_VALUE, s.contextFor(Integer.MAX_VALUE));
+        }
+    }
+
+    @Test
     void aGivenContextSizeIsFixed() {
         try (Model m = fixture(16384)) {
             try (SizedEngine s = SizedEngine.sized(m, EngineOptions.defaults().withContextSize(3000))) {
