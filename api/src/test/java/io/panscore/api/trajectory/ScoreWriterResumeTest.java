@@ -31,12 +31,14 @@ class ScoreWriterResumeTest {
 
     private static Set<String> resumeJsonl(Path f) throws IOException {
         try (ScoreWriter w = ScoreWriter.open(f, ScoreWriter.Format.JSONL)) {
+            assertEquals(ScoreWriter.Format.JSONL, w.format());
             return Set.copyOf(w.doneIds());
         }
     }
 
     private static Set<String> resumeCsv(Path f) throws IOException {
         try (ScoreWriter w = ScoreWriter.open(f, ScoreWriter.Format.CSV, "id,x")) {
+            assertEquals(ScoreWriter.Format.CSV, w.format());
             return Set.copyOf(w.doneIds());
         }
     }
@@ -101,6 +103,14 @@ class ScoreWriterResumeTest {
         write(f, "id,x\n\"q\"\"\n\",1\nz");
         assertEquals(Set.of("q\"\n"), resumeCsv(f));
         assertEquals("id,x\n\"q\"\"\n\",1\n", Files.readString(f));
+    }
+
+    @Test
+    void aNulByteIsJustAByte(@TempDir Path dir) throws IOException {
+        // the scan for the last record's end reads bytes up to the file's size: a NUL inside a record does not end it
+        Path f = write(dir.resolve("s.csv"), "id,x\na\0b,1\nc,2\n");
+        assertEquals(Set.of("a\0b", "c"), resumeCsv(f));
+        assertEquals("id,x\na\0b,1\nc,2\n", Files.readString(f));
     }
 
     @Test

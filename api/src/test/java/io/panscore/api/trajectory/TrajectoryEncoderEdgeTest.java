@@ -140,6 +140,10 @@ class TrajectoryEncoderEdgeTest {
         }
         assertEquals(0, new TrajectoryEncoder(model, PromptTemplate.jinja("{% for m in messages %}{{ m.content }}{% endfor %}")).endOfTurnTokens());
         assertEquals(1, new TrajectoryEncoder(model, PromptTemplate.jinja("{% for m in messages %}{{ m.content }}<|im_end|>{% endfor %}")).endOfTurnTokens());
+        // a template that writes the assistant's content first of all (at offset 0), then one end-of-turn token
+        assertEquals(1, new TrajectoryEncoder(model,
+                PromptTemplate.jinja("{% for m in messages %}{% if m.role == 'assistant' %}{{ m.content }}<|im_end|>{% endif %}{% endfor %}"))
+                .endOfTurnTokens());
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> new TrajectoryEncoder(model, PromptTemplate.jinja("{% for m in messages %}{{ m.role }}{% endfor %}")).endOfTurnTokens());
         assertTrue(e.getMessage().startsWith("the chat template does not write an assistant message's content as it is"), e.getMessage());
