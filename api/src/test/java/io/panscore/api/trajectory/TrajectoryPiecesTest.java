@@ -106,6 +106,11 @@ class TrajectoryPiecesTest {
         assertThrows(UncheckedIOException.class, bad::next);
         assertEquals("", Csv.quote(""));
         assertEquals("\"\"\"\"", Csv.quote("\""));
+        // each special character as the first one quotes too
+        assertEquals("\",a\"", Csv.quote(",a"));
+        assertEquals("\"\na\"", Csv.quote("\na"));
+        assertEquals("\"\ra\"", Csv.quote("\ra"));
+        assertEquals("\"\"\"a\"", Csv.quote("\"a"));
     }
 
     // --- windows over the input ---
