@@ -151,6 +151,23 @@ class TrajectoryPiecesTest {
         assertEquals(List.of("x@0: try 2", "y@1: try 3"), out);
     }
 
+    @Test
+    void aFailedWindowRescoresOnlyWhatIsNotDone() {
+        // [a, bad, b] with a done: the window fails, then bad and b are scored alone; a is not scored again
+        List<String> calls = new ArrayList<>();
+        Iterator<String> it = TrajectoryBatch.windows(List.of(t("a"), t("bad"), t("b")).iterator(), 3, id -> id.equals("a"), (w, first) -> {
+            calls.add(first + ":" + w.stream().map(Trajectory::id).toList());
+            if (w.stream().anyMatch(x -> x.id().equals("bad"))) {
+                throw new IllegalStateException("boom");
+            }
+            return w.stream().map(Trajectory::id).toList();
+        }, r -> r.split("!")[0], (tr, i, why) -> tr.id() + "!" + i + " " + why);
+        List<String> out = new ArrayList<>();
+        it.forEachRemaining(out::add);
+        assertEquals(List.of("bad!1 boom", "b"), out);
+        assertEquals(List.of("0:[a, bad, b]", "1:[bad]", "2:[b]"), calls);
+    }
+
     private static TrajectoryBatch.Item item(int[] tokens, int prompt) {
         return new TrajectoryBatch.Item(0, t("i"), new TrajectoryEncoder.Encoded(tokens, prompt, new int[0], 0, "r"), null);
     }
