@@ -286,6 +286,55 @@ class GlimpRouterEdgesTest {
     }
 
     /**
+     * close() while glimpses wait: the batch the dispatcher had gathered is still decoded, what is
+     * left in the queue fails with ClosedException, and nothing is accepted afterwards.
+     */
+    @Test
+    void closeAnswersEveryQueuedGlimpse() throws Exception {
+        CountDownLatch entered = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        AtomicBoolean first = new AtomicBoolean(true);
+        GlimpRouter.Listener listener = new GlimpRouter.Listener() {
+            @Override
+            public void onBatch(int glimpses, long nanos) {
+                if (first.getAndSet(false)) {
+                    entered.countDown();
+                    try {
+                        release.await();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+            }
+        };
+        GlimpRouter router = GlimpRouter.builder(model).maxSessions(4).maxBatch(1).maxWait(Duration.ofSeconds(30)).contextSize(1024).listener(listener).build();
+        try {
+            GlimpRouter.RouterSession a = router.open("first session");
+            GlimpRouter.RouterSession b = router.open("second session");
+            GlimpRouter.RouterSession c = router.open("third session");
+            CompletableFuture<Decision> lone = CompletableFuture.supplyAsync(() -> router.glimpse(a));
+            assertTrue(entered.await(60, TimeUnit.SECONDS));
+            CompletableFuture<Decision> fb = router.glimpseAsync(b);
+            Thread.sleep(200); // the dispatcher takes b (maxBatch 1) and waits for the decode lock
+            CompletableFuture<Decision> fc = router.glimpseAsync(c); // stays queued
+            Thread closer = Thread.ofPlatform().start(router::close);
+            while (closer.isAlive() && closer.getState() != Thread.State.TIMED_WAITING) {
+                Thread.sleep(5); // close() has marked the router closed and waits for the dispatcher
+            }
+            release.countDown();
+            closer.join();
+            assertEquals(referenceTopK(model.tokenize("first session", true, true)), lone.get(60, TimeUnit.SECONDS).topKEntropy(), 1e-4);
+            assertEquals(referenceTopK(model.tokenize("second session", true, true)), fb.get(60, TimeUnit.SECONDS).topKEntropy(), 1e-4);
+            CompletionException e = assertThrows(CompletionException.class, () -> fc.orTimeout(60, TimeUnit.SECONDS).join());
+            assertTrue(e.getCause() instanceof ClosedException && e.getCause().getMessage().equals("the router is closed"), String.valueOf(e.getCause()));
+            assertThrows(ClosedException.class, () -> router.glimpseAsync(a));
+        } finally {
+            release.countDown();
+            router.close();
+        }
+    }
+
+    /**
      * The no-second-BOS rule of a whole context's tokenization, on a model that has a BOS token
      * (stories260K: SentencePiece, {@code <s>} is id 1): text that starts with the BOS text gets no
      * second one; other text gets one added.
