@@ -149,6 +149,27 @@ class OpenAiStepWriterTest {
         }
     }
 
+    /** An error answer of exactly 500 characters is quoted whole (no "..."). */
+    @Test
+    void anErrorBodyAtTheLimitIsQuotedWhole() throws Exception {
+        String exactly500 = "f".repeat(500); // at the limit: quoted whole, no "..."
+        try (Stub stub = new Stub(500, exactly500)) {
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> write(stub, null, List.of(), GREEDY));
+            assertEquals("the large model's endpoint " + stub.base() + "/chat/completions answered HTTP 500: " + exactly500, e.getMessage());
+        }
+    }
+
+    /** So is an invalid JSON answer of exactly 500 characters. */
+    @Test
+    void anInvalidAnswerAtTheLimitIsQuotedWhole() throws Exception {
+        String json500 = "[" + "1,".repeat(249) + "]"; // 500 characters, not an object with choices
+        assertEquals(500, json500.length());
+        try (Stub stub = new Stub(200, json500)) {
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> write(stub, null, List.of(), GREEDY));
+            assertEquals("the large model's endpoint " + stub.base() + "/chat/completions answered with invalid JSON: " + json500, e.getMessage());
+        }
+    }
+
     @Test
     void onlyHttpUrlsWithAHost() {
         for (String bad : new String[] {"ftp://x/v1", "/v1", "http:///v1", "not a url", "mailto:a@b"}) {
