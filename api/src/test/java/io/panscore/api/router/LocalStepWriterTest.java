@@ -95,6 +95,21 @@ class LocalStepWriterTest {
         assertFalse(stories.isClosed(), "the caller's model stays open");
     }
 
+    /** Two KV slots per conversation; close() stops the writer's generator thread. */
+    @Test
+    void slotsPerConversationAndTheGeneratorThread() throws Exception {
+        java.util.Set<Thread> before = RoutingLoopEdgesTest.threadsNamed("panscore-generator");
+        LocalStepWriter w = new LocalStepWriter(stories, PromptTemplate.named("chatml"), 3, 512);
+        java.util.Set<Thread> mine = RoutingLoopEdgesTest.threadsNamed("panscore-generator");
+        mine.removeAll(before);
+        assertEquals(6, w.pool().options().maxSequences(), "3 conversations x 2 slots");
+        assertEquals(1, mine.size(), "one generator thread per writer");
+        w.close();
+        for (Thread t : mine) {
+            assertFalse(t.isAlive(), "close() has stopped the generator");
+        }
+    }
+
     @Test
     void aLoadedModelIsClosedWithTheWriter() {
         LocalStepWriter w = LocalStepWriter.load(SharedModels.stories260K(), ModelOptions.defaults(), PromptTemplate.named("chatml"), 1, 256);

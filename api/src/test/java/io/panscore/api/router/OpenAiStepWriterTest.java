@@ -170,6 +170,50 @@ class OpenAiStepWriterTest {
         }
     }
 
+    /** A caller interrupted while waiting gets a typed error and keeps its interrupt status. */
+    @Test
+    void anInterruptedCallerKeepsItsInterrupt() throws Exception {
+        try (Stub stub = new Stub(200, "{\"choices\":[{\"message\":{\"content\":\"x\"}}]}");
+                OpenAiStepWriter w = new OpenAiStepWriter(stub.base(), "m", null, Duration.ofSeconds(30)); StepWriter.Conversation c = w.open(PROBLEM)) {
+            Thread.currentThread().interrupt();
+            IllegalStateException e;
+            try {
+                e = assertThrows(IllegalStateException.class, () -> c.write(List.of(), GREEDY));
+            } finally {
+                assertTrue(Thread.interrupted(), "the interrupt status is kept (and cleared here)");
+            }
+            assertEquals("interrupted while waiting for " + stub.base() + "/chat/completions", e.getMessage());
+        }
+    }
+
+    /** close() shuts the HTTP client down: its selector thread has ended. */
+    @Test
+    void closeEndsTheHttpClient() throws Exception {
+        java.util.Set<Thread> before = selectors();
+        OpenAiStepWriter w = new OpenAiStepWriter("http://127.0.0.1:9/v1", "m", null, Duration.ofSeconds(1));
+        java.util.Set<Thread> mine = selectors();
+        mine.removeAll(before);
+        assertEquals(1, mine.size(), "one HTTP client per writer");
+        w.close();
+        for (Thread t : mine) {
+            t.join(60_000);
+            assertTrue(!t.isAlive(), "the client's selector thread has ended");
+        }
+    }
+
+    private static java.util.Set<Thread> selectors() {
+        return Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().matches("HttpClient-\\d+-SelectorManager") && t.isAlive())
+                .collect(java.util.stream.Collectors.toSet());
+    }
+
+    /** A request asks for at least one token: 1 is the smallest taken, 0 is refused with its reason. */
+    @Test
+    void aRequestAsksForAtLeastOneToken() {
+        assertEquals(1, new StepWriter.Request(1, SamplingOptions.greedy(), List.of()).maxTokens());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new StepWriter.Request(0, SamplingOptions.greedy(), List.of()));
+        assertEquals("maxTokens must be >= 1, got 0", e.getMessage());
+    }
+
     @Test
     void onlyHttpUrlsWithAHost() {
         for (String bad : new String[] {"ftp://x/v1", "/v1", "http:///v1", "not a url", "mailto:a@b"}) {

@@ -1,6 +1,7 @@
 package io.panscore.api.router;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.panscore.api.SharedModels;
@@ -106,6 +107,38 @@ class RoutingLoopEdgesTest {
             assertEquals(decoded, router.decodedTokens(), "the small model decoded nothing");
             assertEquals(0, router.openSessions());
         }
+    }
+
+    /**
+     * RANDOM sends a step large when the coin (java.util.Random with the options' seed) falls
+     * strictly below largeFraction: with largeFraction equal to the coin's first draw, the first
+     * step is small. The loop returns its options and stops its generator thread on close.
+     */
+    @Test
+    void theCoinAtItsEdgeOptionsAndClose() throws Exception {
+        double coin = new java.util.Random(21).nextDouble();
+        RouteOptions o = RouteOptions.defaults().withPolicy(RoutePolicy.RANDOM).withLargeFraction(coin).withSeed(21).withMaxStepTokens(4)
+                .withMaxTotalTokens(4).withMaxAnswerTokens(0);
+        java.util.Set<Thread> before = threadsNamed("panscore-generator");
+        try (GlimpRouter router = router(1.0, 512); RoutingLoopTest.Scripted big = new RoutingLoopTest.Scripted(List.of("large step"), 4)) {
+            RoutingLoop loop = new RoutingLoop(router, big, o);
+            java.util.Set<Thread> mine = threadsNamed("panscore-generator");
+            mine.removeAll(before);
+            assertEquals(1, mine.size());
+            assertEquals(o, loop.options());
+            RoutedTrace t = loop.route(PROBLEM);
+            assertEquals("small", t.steps().getFirst().model(), "draw " + coin + " is not below largeFraction " + coin);
+            assertEquals(0, big.asked.size());
+            loop.close();
+            for (Thread g : mine) {
+                assertFalse(g.isAlive(), "close() has stopped the loop's generator");
+            }
+        }
+    }
+
+    static java.util.Set<Thread> threadsNamed(String name) {
+        return Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().equals(name) && t.isAlive())
+                .collect(java.util.stream.Collectors.toSet());
     }
 
     /** SMALL steps until the small model's context (UNIFIED: the whole cache, one session) is full. */
