@@ -334,6 +334,39 @@ class GlimpRouterEdgesTest {
         }
     }
 
+    /** After close() every call that needs the router says so (not a later failure of its pool). */
+    @Test
+    void aClosedRouterRefusesEveryCall() {
+        GlimpRouter router = GlimpRouter.builder(model).maxSessions(2).contextSize(256).build();
+        GlimpRouter.RouterSession s = router.open("a prompt");
+        router.close();
+        List<org.junit.jupiter.api.function.Executable> calls = List.of(() -> router.open(List.of(new io.panscore.kernel.ChatMessage("user", "hi"))),
+                () -> router.open("text"), () -> router.open(new int[] {1, 2}), () -> router.append(s, "step"), () -> router.appendTokens(s, new int[] {3}),
+                () -> router.fork(s), () -> router.glimpseContext(new int[] {1, 2}), () -> router.glimpseAsync(s),
+                () -> router.acceptGenerated(s, "x", new int[] {4}, false));
+        for (org.junit.jupiter.api.function.Executable call : calls) {
+            ClosedException e = assertThrows(ClosedException.class, call);
+            assertEquals("the router is closed", e.getMessage());
+        }
+    }
+
+    /** A step goes large when its entropy is at least τ: τ equal to the glimpse's own entropy gives LARGE, the next double above it SMALL. */
+    @Test
+    void anEntropyEqualToTauGoesLarge() {
+        String prompt = "Count: one, two";
+        double h;
+        try (GlimpRouter r = GlimpRouter.builder(model).contextSize(256).build(); GlimpRouter.RouterSession s = r.open(prompt)) {
+            h = r.glimpse(s).entropy();
+        }
+        for (double tau : new double[] {h, Math.nextUp(h)}) {
+            try (GlimpRouter r = GlimpRouter.builder(model).threshold(tau).contextSize(256).build(); GlimpRouter.RouterSession s = r.open(prompt)) {
+                Decision d = r.glimpse(s);
+                assertEquals(h, d.entropy(), 0);
+                assertEquals(tau == h ? Decision.Route.LARGE : Decision.Route.SMALL, d.route(), "tau " + tau + ", entropy " + h);
+            }
+        }
+    }
+
     /**
      * The no-second-BOS rule of a whole context's tokenization, on a model that has a BOS token
      * (stories260K: SentencePiece, {@code <s>} is id 1): text that starts with the BOS text gets no
