@@ -71,10 +71,12 @@ class GlimpRouterBuilderTest {
     /** Every setter returns the builder, and each setting shows: mode, τ, probe context, sessions, threads and batches. */
     @Test
     void settingsShowInTheRouter() {
+        io.panscore.api.trajectory.PromptTemplate chatml = io.panscore.api.trajectory.PromptTemplate.named("chatml");
         try (GlimpRouter r = GlimpRouter.builder(chat).threshold(0.25).entropyMode(EntropyMode.EXACT).probeContext(ProbeContext.PIECEWISE).delimiter(" | ")
                 .maxSessions(3).contextSize(512).batchSize(16).threads(1).maxBatch(2).maxWait(Duration.ZERO).queueCapacity(4)
                 .modelOptions(ModelOptions.defaults()).kvCache(EngineOptions.KvCache.UNIFIED).listener(new GlimpRouter.Listener() {})
-                .template(io.panscore.api.trajectory.PromptTemplate.model()).oneShotReserve(0, 0).build()) {
+                .template(chatml).oneShotReserve(0, 0).build()) {
+            assertSame(chatml, r.template());
             assertEquals(0.25, r.threshold());
             assertEquals(EntropyMode.EXACT, r.entropyMode());
             assertEquals(ProbeContext.PIECEWISE, r.probeContext());

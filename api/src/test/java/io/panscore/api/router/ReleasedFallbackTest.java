@@ -126,6 +126,15 @@ class ReleasedFallbackTest {
         }
     }
 
+    @Test
+    void chatSessionsWithTheModelsTemplateAreReleased() {
+        try (GlimpRouter router = GlimpRouter.builder(small).contextSize(1024).maxSessions(2).build();
+                GlimpRouter.RouterSession chat = router.open(PROBLEM); GlimpRouter.RouterSession text = router.open("plain text")) {
+            assertTrue(router.isReleased(chat), "a chat session with the model's template: RELEASED");
+            assertTrue(!router.isReleased(text), "a text session is not");
+        }
+    }
+
     private static void assertReference(int[] context, Decision d) {
         ReferenceKernel.Stats ref = Independent.next(scratch, context, GlimpRouter.TOP_K);
         assertEquals(ref.argmax(), d.token());
