@@ -284,4 +284,23 @@ class GeneratorEdgesTest {
             assertThrows(ClosedException.class, () -> gen.submit(pool.open(new int[] {1}), greedy(1), null));
         }
     }
+
+    @Test
+    void utf8LeadBytesAtTheirBoundariesAndWhatIsHeldBackForAStopString() {
+        // the first byte value of each lead class (UTF-8, RFC 3629): 0xC0.. two bytes, 0xE0.. three, 0xF0.. four
+        assertEquals(0, Generator.completeLength(new byte[] {(byte) 0xF0, (byte) 0x9F, (byte) 0x98}), "3 of the 4 bytes of U+1F600");
+        assertEquals(4, Generator.completeLength(new byte[] {(byte) 0xF0, (byte) 0x9F, (byte) 0x98, (byte) 0x80}));
+        assertEquals(1, Generator.completeLength(new byte[] {'a', (byte) 0xE0, (byte) 0xA4}), "2 of the 3 bytes of U+0900");
+        assertEquals(1, Generator.completeLength(new byte[] {'a', (byte) 0xC0}), "a lone two-byte lead");
+        assertEquals(2, Generator.completeLength(new byte[] {'a', (byte) 0xDF, (byte) 0xBF}));
+        assertEquals(3, Generator.completeLength(new byte[] {(byte) 0x80, (byte) 0x80, (byte) 0x80}), "no lead byte in the last 3: as they are");
+        assertEquals(4, Generator.completeLength(new byte[] {'a', (byte) 0x80, (byte) 0x80, (byte) 0x80}));
+        assertEquals(0, Generator.completeLength(new byte[0]));
+        // a stop string that already ends the text is a hit, not a start: only proper prefixes are held back
+        assertEquals(0, Generator.heldBack("zab", List.of("wxyzq", "ab")));
+        assertEquals(1, Generator.heldBack("zab", List.of("wxyzq", "bc")));
+        assertEquals(3, Generator.heldBack("zab", List.of("abcd", "zabq")));
+        assertEquals(0, Generator.heldBack("", List.of("ab")));
+        assertEquals(0, Generator.heldBack("ab", List.of()));
+    }
 }
