@@ -292,7 +292,7 @@ class GeneratorEdgesTest {
         assertEquals(4, Generator.completeLength(new byte[] {(byte) 0xF0, (byte) 0x9F, (byte) 0x98, (byte) 0x80}));
         assertEquals(1, Generator.completeLength(new byte[] {'a', (byte) 0xE0, (byte) 0xA4}), "2 of the 3 bytes of U+0900");
         assertEquals(1, Generator.completeLength(new byte[] {'a', (byte) 0xC0}), "a lone two-byte lead");
-        assertEquals(2, Generator.completeLength(new byte[] {'a', (byte) 0xDF, (byte) 0xBF}));
+        assertEquals(3, Generator.completeLength(new byte[] {'a', (byte) 0xDF, (byte) 0xBF}), "a and U+07FF");
         assertEquals(3, Generator.completeLength(new byte[] {(byte) 0x80, (byte) 0x80, (byte) 0x80}), "no lead byte in the last 3: as they are");
         assertEquals(4, Generator.completeLength(new byte[] {'a', (byte) 0x80, (byte) 0x80, (byte) 0x80}));
         assertEquals(0, Generator.completeLength(new byte[0]));
