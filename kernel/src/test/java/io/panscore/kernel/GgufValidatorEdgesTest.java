@@ -310,4 +310,31 @@ class GgufValidatorEdgesTest {
             assertTrue(e.getMessage().contains(c[1]), c[0] + ": " + e.getMessage());
         }
     }
+
+    @Test
+    void theParsedHeaderTheFileOnceInAMessageAndPrintableTokenTexts(@TempDir Path files) throws IOException {
+        GgufFile parsed = GgufValidator.validate(Fixtures.tiny());
+        assertEquals(GgufFile.read(Fixtures.tiny()).tensors().size(), parsed.tensors().size(), "validate returns the parsed header");
+        assertEquals("qwen2", parsed.requireString("general.architecture"));
+
+        Path text = files.resolve("text.gguf");
+        java.nio.file.Files.writeString(text, "this is a text file, not a model");
+        ModelLoadException notGguf = assertThrows(ModelLoadException.class, () -> GgufValidator.validate(text));
+        assertTrue(notGguf.getMessage().startsWith(text + ": "), notGguf.getMessage());
+        assertEquals(notGguf.getMessage().indexOf(text.toString()), notGguf.getMessage().lastIndexOf(text.toString()), "the path once: " + notGguf.getMessage());
+
+        // a duplicated token text is quoted with control characters escaped (a space is printable), cut at 60 characters
+        refused("a duplicated text with a tab and a space", m -> {
+            List<String> t = tokens(m);
+            t.set(8, "a\tb c\u007f");
+            t.set(9, "a\tb c\u007f");
+            m.put("tokenizer.ggml.tokens", new StringArray(t));
+        }, "the token text \"a\\x09b c\\x7f\" twice (ids 8 and 9)");
+        refused("a duplicated long text", m -> {
+            List<String> t = tokens(m);
+            t.set(8, "q".repeat(100));
+            t.set(9, "q".repeat(100));
+            m.put("tokenizer.ggml.tokens", new StringArray(t));
+        }, "the token text \"" + "q".repeat(60) + "\" twice");
+    }
 }
