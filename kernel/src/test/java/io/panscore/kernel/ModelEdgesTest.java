@@ -2,11 +2,13 @@ package io.panscore.kernel;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.panscore.kernel.fixture.Fixtures;
 import io.panscore.kernel.fixture.GgufFile.StringArray;
+import io.panscore.kernel.fixture.GgufFile.StringValue;
 import io.panscore.kernel.fixture.GgufFile.Value;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -15,6 +17,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -41,16 +44,49 @@ class ModelEdgesTest {
         // a token whose piece is 300 bytes: more than the 64 (tokenText) and 256 (first token) byte buffers
         Path f = dir.resolve("long-token.gguf");
         String longText = "z".repeat(300);
+        int imStartId = imStart;
+        String longSpecial = "<|" + "s".repeat(100) + "|>";
         new GgufMutants(Fixtures.tiny()).edited(m -> {
             List<String> t = new ArrayList<>(((StringArray) m.get("tokenizer.ggml.tokens")).values());
             t.set(1000, longText);
+            t.set(imStartId, longSpecial); // a control token whose text is longer than the first buffer
             m.put("tokenizer.ggml.tokens", new StringArray(t));
+            m.put("panscore.test.empty", new StringValue(""));
+            m.put("panscore.test.long", new StringValue("v".repeat(5000)));
         }, f);
+        Model loaded;
         try (Model m = Model.load(f)) {
+            loaded = m;
+            assertEquals(f, m.path());
+            assertFalse(m.isClosed());
+            assertEquals(longSpecial, m.tokenText(imStartId), "a special token's text, rendered after growing the buffer");
+            assertEquals(Optional.of(""), m.metadata("panscore.test.empty"), "an empty value is a value");
+            assertEquals(Optional.of("v".repeat(5000)), m.metadata("panscore.test.long"));
             assertEquals(longText, m.tokenText(1000));
             assertEquals(300, m.pieceBytes(1000, false).length);
             assertArrayEquals(new int[] {300, 300}, m.pieceByteLengths(new int[] {1000, 1000}));
             assertEquals(longText + longText, m.detokenize(new int[] {1000, 1000}, false));
+        }
+        assertTrue(loaded.isClosed());
+    }
+
+    @Test
+    void oneTokenAndOutOfRangeTokensAndWhatTheTokenizerAdds() {
+        Model tiny = TestModels.tiny();
+        int imStart = tiny.tokenize(IM_START, false, true)[0];
+        assertEquals(IM_START, tiny.detokenize(new int[] {imStart}, true));
+        int vocab = tiny.info().vocabSize();
+        for (int bad : new int[] {-1, vocab}) {
+            assertThrows(TokenOutOfRangeException.class, () -> tiny.detokenize(new int[] {bad}, false), "detokenize " + bad);
+            assertThrows(TokenOutOfRangeException.class, () -> tiny.tokenText(bad), "tokenText " + bad);
+            assertThrows(TokenOutOfRangeException.class, () -> tiny.pieceByteLengths(new int[] {bad}), "pieceByteLengths " + bad);
+            assertThrows(TokenOutOfRangeException.class, () -> tiny.pieceByteLengths(new int[] {imStart, bad}), "pieceByteLengths, second " + bad);
+        }
+        // Qwen2's tokenizer adds no BOS; stories260K's (SentencePiece llama) does
+        assertFalse(tiny.info().addsBos());
+        try (Model stories = Model.load(Tol.requireStories260K())) {
+            assertTrue(stories.info().addsBos());
+            assertEquals(stories.info().bos(), stories.tokenize("Hi", true, false)[0]);
         }
     }
 
@@ -121,7 +157,7 @@ class ModelEdgesTest {
 
     @Test
     void aDirectoryNamesTheModelsInIt(@TempDir Path dir) throws IOException {
-        for (String name : List.of("f.gguf", "b.gguf", "a.gguf", "e.gguf", "d.gguf", "c.gguf", "notes.txt")) {
+        for (String name : List.of("f.gguf", "b.gguf", "a.gguf", "e.gguf", "d.gguf", "c.gguf", "0-notes.txt")) {
             Files.writeString(dir.resolve(name), "x");
         }
         ModelLoadException e = assertThrows(ModelLoadException.class, () -> Model.load(dir));
