@@ -158,6 +158,11 @@ class GeneratorEdgesTest {
                     GeneratedToken x = alone.get(g).tokens().get(i);
                     GeneratedToken y = together.get(g).tokens().get(i);
                     assertArrayEquals(x.topIds(), y.topIds(), "generation " + g + " token " + i);
+                    // greedy: the best alternative is the token itself, with its log-prob; stories260K never ends a generation
+                    assertEquals(3, y.topIds().length);
+                    assertEquals(y.id(), y.topIds()[0], "generation " + g + " token " + i);
+                    assertEquals(y.logprob(), y.topLogprobs()[0], 1e-6, "generation " + g + " token " + i);
+                    assertEquals(false, y.endOfGeneration());
                     for (int j = 0; j < 3; j++) {
                         assertEquals(x.topLogprobs()[j], y.topLogprobs()[j], DECODE_SHAPE_TOLERANCE, "generation " + g + " token " + i + " alternative " + j);
                     }

@@ -165,4 +165,22 @@ class SessionPoolEdgesTest {
             assertEquals(256, f.length());
         }
     }
+
+    @Test
+    void batchedGlimpsesGiveEachSessionItsOwnTopAlternatives() {
+        Model model = TestModels.tiny();
+        int[][] contexts = {range(100, 6), range(400, 9), range(700, 4)};
+        try (SessionPool pool = new SessionPool(model, EngineOptions.defaults().withContextSize(128).withMaxSequences(4), K)) {
+            List<Glimpse> together = pool.glimpse(List.of(pool.open(contexts[0]), pool.open(contexts[1]), pool.open(contexts[2])));
+            for (int i = 0; i < 3; i++) {
+                ReferenceKernel.Stats ref = reference(model, contexts[i]);
+                Glimpse g = together.get(i);
+                assertMatches(ref, g, "session " + i);
+                assertEquals(K, g.topIds().length);
+                for (int j = 0; j < K; j++) {
+                    assertEquals(ref.topLogprobs()[j], g.topLogprobs()[j], 1e-4, "session " + i + " alternative " + j);
+                }
+            }
+        }
+    }
 }
