@@ -172,6 +172,13 @@ final class GgufMutants {
         return "semantic " + what;
     }
 
+    /** The base's metadata changed by {@code edit}, with the base's tensors, written to {@code out}. */
+    void edited(Consumer<Map<String, Value>> edit, Path out) throws IOException {
+        Map<String, Value> m = new LinkedHashMap<>(gguf.metadata());
+        edit.accept(m);
+        rewrite(m, out);
+    }
+
     /** Writes {@code metadata} with the base's tensors (their data copied through). */
     private void rewrite(Map<String, Value> metadata, Path out) throws IOException {
         GgufWriter w = new GgufWriter();
@@ -227,6 +234,7 @@ final class GgufMutants {
             case "tensor-type-i32" -> buf.putInt(type, 26);
             case "tensor-type-q4_0" -> buf.putInt(type, 2);
             case "tensor-type-99" -> buf.putInt(type, 99);
+            case "tensor-type-43" -> buf.putInt(type, 43); // one past the last known ggml type
             case "tensor-type-removed" -> buf.putInt(type, 4);
             case "tensor-dim-0" -> buf.putLong(dims, 0);
             case "tensor-dim-huge" -> buf.putLong(dims + 8, 1L << 40);

@@ -42,13 +42,25 @@ class LoadProbeTest {
         new GgufMutants(Fixtures.tiny()).semantic("duplicate-token", bad);
         with("false", "true", () -> {
             ModelLoadException e = assertThrows(ModelLoadException.class, () -> Model.load(bad));
-            assertTrue(e.getMessage().contains("crashed while a child process first loaded") && e.getMessage().contains("exit status 134"),
+            assertTrue(e.getMessage().contains("crashed while a child process first loaded") && e.getMessage().contains("exit status 134, signal 6)"),
                     e.getMessage());
         });
         with("true", "true", () -> {
             try (Model m = Model.load(Fixtures.tiny())) { // passes in the child, then loads here
                 assertEquals(TestModels.tiny().info().vocabSize(), m.info().vocabSize());
             }
+        });
+    }
+
+    @Test
+    void aFileThatFailsCleanlyInTheChildIsRefusedWithTheChildsReason(@TempDir Path dir) throws Exception {
+        byte[] whole = java.nio.file.Files.readAllBytes(Fixtures.tiny());
+        Path truncated = dir.resolve("truncated.gguf");
+        java.nio.file.Files.write(truncated, java.util.Arrays.copyOf(whole, whole.length - 16)); // the last tensor's data cut short
+        with("false", "true", () -> {
+            ModelLoadException e = assertThrows(ModelLoadException.class, () -> Model.load(truncated));
+            assertTrue(e.getMessage().contains("cannot load " + truncated + ": the file is truncated"), e.getMessage());
+            assertTrue(!e.getMessage().contains("crashed"), e.getMessage());
         });
     }
 }
