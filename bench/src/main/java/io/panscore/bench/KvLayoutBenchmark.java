@@ -116,7 +116,8 @@ public final class KvLayoutBenchmark {
         return new Timed[] {new Timed(wall[0], cpu[0]), new Timed(wall[1], cpu[1])};
     }
 
-    private static String load() {
+    /** The load average (1, 5, 15 min), printed with every number: the machine may be shared. */
+    static String load() {
         try {
             String[] f = Files.readString(Path.of("/proc/loadavg")).split(" ");
             return f[0] + " " + f[1] + " " + f[2];

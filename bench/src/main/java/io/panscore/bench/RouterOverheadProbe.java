@@ -5,8 +5,6 @@ import io.panscore.kernel.Model;
 import io.panscore.kernel.SessionPool;
 import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
@@ -34,12 +32,7 @@ public final class RouterOverheadProbe {
     static final String STEP = "Then we add the two numbers and check the result.";
 
     private static String load() {
-        try {
-            String[] f = Files.readString(Path.of("/proc/loadavg")).split(" ");
-            return f[0] + " " + f[1] + " " + f[2];
-        } catch (java.io.IOException e) {
-            return "?";
-        }
+        return KvLayoutBenchmark.load();
     }
 
     private static long gcs() {

@@ -15,11 +15,9 @@ import io.panscore.kernel.fixture.FixtureSpec;
 import io.panscore.kernel.fixture.Fixtures;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterAll;
@@ -111,24 +109,7 @@ class GlimpRouterBuilderTest {
      */
     @Test
     void theQueueLimitAndWhoDecodes() throws Exception {
-        CountDownLatch entered = new CountDownLatch(1);
-        CountDownLatch release = new CountDownLatch(1);
-        AtomicBoolean first = new AtomicBoolean(true);
-        List<String> threads = Collections.synchronizedList(new ArrayList<>());
-        GlimpRouter.Listener listener = new GlimpRouter.Listener() {
-            @Override
-            public void onBatch(int glimpses, long nanos) {
-                threads.add(Thread.currentThread().getName());
-                if (first.getAndSet(false)) {
-                    entered.countDown();
-                    try {
-                        release.await();
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                    }
-                }
-            }
-        };
+        HoldFirstBatch listener = new HoldFirstBatch();
         String name = Thread.currentThread().getName();
         try (GlimpRouter r = GlimpRouter.builder(chat).maxSessions(4).contextSize(512).maxBatch(1).queueCapacity(1).maxWait(Duration.ofSeconds(30))
                 .listener(listener).build()) {
@@ -138,28 +119,28 @@ class GlimpRouterBuilderTest {
             }
             Thread.currentThread().setName("glimpse-caller");
             CompletableFuture<Decision> lone = CompletableFuture.supplyAsync(() -> r.glimpse(s.get(0)));
-            assertTrue(entered.await(60, TimeUnit.SECONDS));
+            assertTrue(listener.entered.await(60, TimeUnit.SECONDS));
             CompletableFuture<Decision> taken = r.glimpseAsync(s.get(1));
             Thread.sleep(200); // the dispatcher takes it off the queue (maxBatch 1: it then waits for the decode lock)
             CompletableFuture<Decision> waiting = r.glimpseAsync(s.get(2));
             CapacityException e = assertThrows(CapacityException.class, () -> r.glimpseAsync(s.get(3)));
             assertEquals("the router has 1 glimpses waiting, its limit; retry later", e.getMessage());
-            release.countDown();
+            listener.release.countDown();
             lone.get(60, TimeUnit.SECONDS);
             taken.get(60, TimeUnit.SECONDS);
             waiting.get(60, TimeUnit.SECONDS);
-            assertEquals(List.of("panscore-glimpse-dispatcher", "panscore-glimpse-dispatcher"), threads.subList(1, 3));
+            assertEquals(List.of("panscore-glimpse-dispatcher", "panscore-glimpse-dispatcher"), listener.threads.subList(1, 3));
             // once the dispatcher has counted its batches as answered (just after the callers hear
             // back), nothing is queued and no decode runs: a glimpse is decoded on its caller's thread
             int tries = 0;
             do {
                 r.glimpse(s.get(3));
                 tries++;
-                if (!threads.getLast().equals("glimpse-caller")) {
+                if (!listener.threads.getLast().equals("glimpse-caller")) {
                     Thread.sleep(10);
                 }
-            } while (!threads.getLast().equals("glimpse-caller") && tries < 3000);
-            assertEquals("glimpse-caller", threads.getLast(), "after " + tries + " glimpses");
+            } while (!listener.threads.getLast().equals("glimpse-caller") && tries < 3000);
+            assertEquals("glimpse-caller", listener.threads.getLast(), "after " + tries + " glimpses");
         } finally {
             Thread.currentThread().setName(name);
         }

@@ -23,9 +23,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -106,28 +104,9 @@ class GlimpRouterEdgesTest {
      */
     @Test
     void theDispatcherBatchesUpToMaxBatchAndReportsTimes() throws Exception {
-        CountDownLatch entered = new CountDownLatch(1);
-        CountDownLatch release = new CountDownLatch(1);
-        AtomicBoolean first = new AtomicBoolean(true);
-        List<Integer> batches = Collections.synchronizedList(new ArrayList<>());
-        List<Long> decodeNanos = Collections.synchronizedList(new ArrayList<>());
         List<Long> latencies = Collections.synchronizedList(new ArrayList<>());
         List<Decision> seen = Collections.synchronizedList(new ArrayList<>());
-        GlimpRouter.Listener listener = new GlimpRouter.Listener() {
-            @Override
-            public void onBatch(int glimpses, long nanos) {
-                batches.add(glimpses);
-                decodeNanos.add(nanos);
-                if (first.getAndSet(false)) {
-                    entered.countDown();
-                    try {
-                        release.await();
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                    }
-                }
-            }
-
+        HoldFirstBatch listener = new HoldFirstBatch() {
             @Override
             public void onGlimpse(Decision d, long nanos) {
                 latencies.add(nanos);
@@ -143,7 +122,7 @@ class GlimpRouterEdgesTest {
                 s.add(router.open("Session " + i + " counts to " + (i + 3) + "."));
             }
             CompletableFuture<Decision> lone = CompletableFuture.supplyAsync(() -> router.glimpse(s.get(0)));
-            assertTrue(entered.await(60, TimeUnit.SECONDS), "the lone glimpse reached the listener");
+            assertTrue(listener.entered.await(60, TimeUnit.SECONDS), "the lone glimpse reached the listener");
             List<CompletableFuture<Decision>> f = new ArrayList<>();
             f.add(router.glimpseAsync(s.get(1)));
             Thread.sleep(200); // the dispatcher has taken s1 and waits for more (without the wait it would decode s1 alone)
@@ -152,20 +131,20 @@ class GlimpRouterEdgesTest {
             f.add(router.glimpseAsync(s.get(3)));
             f.add(router.glimpseAsync(s.get(4)));
             f.add(router.glimpseAsync(s.get(5)));
-            release.countDown();
+            listener.release.countDown();
             List<Decision> got = new ArrayList<>();
             got.add(lone.get(60, TimeUnit.SECONDS));
             for (CompletableFuture<Decision> x : f) {
                 got.add(x.get(60, TimeUnit.SECONDS));
             }
             long elapsed = System.nanoTime() - start;
-            assertEquals(List.of(1, 2, 3), batches, "glimpses decoded per batch");
+            assertEquals(List.of(1, 2, 3), listener.batches, "glimpses decoded per batch");
             assertEquals(7, latencies.size(), "one onGlimpse per request, the repeated session's included");
             assertEquals(got.get(2), got.get(3), "a session asked twice in a batch gets one answer");
             for (long n : latencies) {
                 assertTrue(n >= 0 && n <= elapsed, "latency " + n + " ns within the test's " + elapsed + " ns");
             }
-            for (long n : decodeNanos) {
+            for (long n : listener.decodeNanos) {
                 assertTrue(n >= 0 && n <= elapsed, "decode time " + n + " ns within the test's " + elapsed + " ns");
             }
             // each answer is the reference's for its session's prompt
@@ -181,37 +160,20 @@ class GlimpRouterEdgesTest {
     /** Closed sessions in a queued batch fail with ClosedException; a batch of closed sessions only decodes nothing. */
     @Test
     void closedSessionsInAQueuedBatchFail() throws Exception {
-        CountDownLatch entered = new CountDownLatch(1);
-        CountDownLatch release = new CountDownLatch(1);
-        AtomicBoolean first = new AtomicBoolean(true);
-        List<Integer> batches = Collections.synchronizedList(new ArrayList<>());
-        GlimpRouter.Listener listener = new GlimpRouter.Listener() {
-            @Override
-            public void onBatch(int glimpses, long nanos) {
-                batches.add(glimpses);
-                if (first.getAndSet(false)) {
-                    entered.countDown();
-                    try {
-                        release.await();
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                    }
-                }
-            }
-        };
+        HoldFirstBatch listener = new HoldFirstBatch();
         try (GlimpRouter router = GlimpRouter.builder(model).maxSessions(4).maxBatch(2).maxWait(Duration.ofSeconds(30)).contextSize(1024)
                 .listener(listener).build()) {
             GlimpRouter.RouterSession a = router.open("first session");
             GlimpRouter.RouterSession b = router.open("second session");
             GlimpRouter.RouterSession c = router.open("third session");
             CompletableFuture<Decision> lone = CompletableFuture.supplyAsync(() -> router.glimpse(a));
-            assertTrue(entered.await(60, TimeUnit.SECONDS));
+            assertTrue(listener.entered.await(60, TimeUnit.SECONDS));
             CompletableFuture<Decision> fb = router.glimpseAsync(b);
             CompletableFuture<Decision> fb2 = router.glimpseAsync(b);
             CompletableFuture<Decision> fc = router.glimpseAsync(c);
             CompletableFuture<Decision> fa = router.glimpseAsync(a);
             b.close(); // both of b's requests are in the first queued batch, closed before it decodes
-            release.countDown();
+            listener.release.countDown();
             lone.get(60, TimeUnit.SECONDS);
             for (CompletableFuture<Decision> x : List.of(fb, fb2)) {
                 CompletionException e = assertThrows(CompletionException.class, x::join);
@@ -221,7 +183,7 @@ class GlimpRouterEdgesTest {
             assertEquals(referenceTopK(model.tokenize("third session", true, true)), fc.get(60, TimeUnit.SECONDS).topKEntropy(), 1e-4);
             assertEquals(referenceTopK(model.tokenize("first session", true, true)), fa.get(60, TimeUnit.SECONDS).topKEntropy(), 1e-4);
             // the lone decode, then {b, b} (nothing to decode: no onBatch), then {c, a}
-            assertEquals(List.of(1, 2), batches);
+            assertEquals(List.of(1, 2), listener.batches);
         }
     }
 
@@ -291,29 +253,14 @@ class GlimpRouterEdgesTest {
      */
     @Test
     void closeAnswersEveryQueuedGlimpse() throws Exception {
-        CountDownLatch entered = new CountDownLatch(1);
-        CountDownLatch release = new CountDownLatch(1);
-        AtomicBoolean first = new AtomicBoolean(true);
-        GlimpRouter.Listener listener = new GlimpRouter.Listener() {
-            @Override
-            public void onBatch(int glimpses, long nanos) {
-                if (first.getAndSet(false)) {
-                    entered.countDown();
-                    try {
-                        release.await();
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                    }
-                }
-            }
-        };
+        HoldFirstBatch listener = new HoldFirstBatch();
         GlimpRouter router = GlimpRouter.builder(model).maxSessions(4).maxBatch(1).maxWait(Duration.ofSeconds(30)).contextSize(1024).listener(listener).build();
         try {
             GlimpRouter.RouterSession a = router.open("first session");
             GlimpRouter.RouterSession b = router.open("second session");
             GlimpRouter.RouterSession c = router.open("third session");
             CompletableFuture<Decision> lone = CompletableFuture.supplyAsync(() -> router.glimpse(a));
-            assertTrue(entered.await(60, TimeUnit.SECONDS));
+            assertTrue(listener.entered.await(60, TimeUnit.SECONDS));
             CompletableFuture<Decision> fb = router.glimpseAsync(b);
             Thread.sleep(200); // the dispatcher takes b (maxBatch 1) and waits for the decode lock
             CompletableFuture<Decision> fc = router.glimpseAsync(c); // stays queued
@@ -321,7 +268,7 @@ class GlimpRouterEdgesTest {
             while (closer.isAlive() && closer.getState() != Thread.State.TIMED_WAITING) {
                 Thread.sleep(5); // close() has marked the router closed and waits for the dispatcher
             }
-            release.countDown();
+            listener.release.countDown();
             closer.join();
             assertEquals(referenceTopK(model.tokenize("first session", true, true)), lone.get(60, TimeUnit.SECONDS).topKEntropy(), 1e-4);
             assertEquals(referenceTopK(model.tokenize("second session", true, true)), fb.get(60, TimeUnit.SECONDS).topKEntropy(), 1e-4);
@@ -329,7 +276,7 @@ class GlimpRouterEdgesTest {
             assertTrue(e.getCause() instanceof ClosedException && e.getCause().getMessage().equals("the router is closed"), String.valueOf(e.getCause()));
             assertThrows(ClosedException.class, () -> router.glimpseAsync(a));
         } finally {
-            release.countDown();
+            listener.release.countDown();
             router.close();
         }
     }
