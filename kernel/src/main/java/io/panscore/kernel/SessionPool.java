@@ -145,10 +145,7 @@ public final class SessionPool implements AutoCloseable {
         if (context.length == 0) {
             throw new InvalidInputException(panscore_h.PS_ERR_EMPTY_INPUT(), "a session needs a non-empty context");
         }
-        if (context.length > sessionContext) {
-            throw new ContextOverflowException(panscore_h.PS_ERR_CONTEXT_OVERFLOW(), "a context of " + context.length
-                    + " tokens is more than " + contextName() + " of " + sessionContext + " tokens");
-        }
+        requireFitsOneSession(context);
         checkTokens(context);
         int slot = freeSlot(transientSession ? 0 : reservedSlots);
         admit(context.length, transientSession ? 0 : reservedTokens);
@@ -210,10 +207,7 @@ public final class SessionPool implements AutoCloseable {
             throw new IllegalArgumentException("forkPrefix: " + shared + " shared tokens of a context of " + context.length);
         }
         checkTokens(context);
-        if (context.length > sessionContext) {
-            throw new ContextOverflowException(panscore_h.PS_ERR_CONTEXT_OVERFLOW(), "a context of " + context.length
-                    + " tokens is more than " + contextName() + " of " + sessionContext + " tokens");
-        }
+        requireFitsOneSession(context);
         int keep = Math.min(Math.min(shared, s.decoded), context.length - 1);
         int slot = freeSlot(reservedSlots);
         admit(context.length, reservedTokens);
@@ -428,6 +422,14 @@ public final class SessionPool implements AutoCloseable {
                     + (keep > 0 ? " (" + keep + " more kept for one-shot glimpses)" : "") + "; close sessions or raise maxSequences");
         }
         return free;
+    }
+
+    /** A new session's whole context must fit what one session may hold (open and forkPrefix). */
+    private void requireFitsOneSession(int[] context) {
+        if (context.length > sessionContext) {
+            throw new ContextOverflowException(panscore_h.PS_ERR_CONTEXT_OVERFLOW(), "a context of " + context.length
+                    + " tokens is more than " + contextName() + " of " + sessionContext + " tokens");
+        }
     }
 
     private String contextName() {
