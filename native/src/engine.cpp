@@ -541,14 +541,17 @@ int32_t run_decodes(ps_engine & e, const ps_sequence * seqs, Plan & plan, AfterD
         // what each slot decodes this time: first the live jobs' next tokens, then new jobs
         int32_t planned = 0, live = 0, passed_over = 0;
         int64_t live_max_end = 0;
+        // the slot's job decodes its next tokens, as many as the batch still has room for
+        auto plan_slot = [&](int32_t slot) {
+            const Job & job = plan.jobs[slot_job[slot]];
+            ++live;
+            live_max_end = std::max<int64_t>(live_max_end, job.end);
+            slot_take[slot] = std::min(job.end - slot_next[slot], e.params.n_batch - planned);
+            planned += slot_take[slot];
+        };
         for (int32_t slot = 0; slot < n_slots; ++slot) {
             slot_take[slot] = 0;
-            const int32_t j = slot_job[slot];
-            if (j < 0) continue;
-            ++live;
-            live_max_end = std::max<int64_t>(live_max_end, plan.jobs[j].end);
-            slot_take[slot] = std::min(plan.jobs[j].end - slot_next[slot], e.params.n_batch - planned);
-            planned += slot_take[slot];
+            if (slot_job[slot] >= 0) plan_slot(slot);
         }
         while (first_pending < plan.jobs.size() && admitted[first_pending]) ++first_pending;
         for (size_t j = first_pending; j < plan.jobs.size() && planned < e.params.n_batch; ++j) {
@@ -583,10 +586,7 @@ int32_t run_decodes(ps_engine & e, const ps_sequence * seqs, Plan & plan, AfterD
                 continue;
             }
             admit(j, slot);
-            ++live;
-            live_max_end = std::max<int64_t>(live_max_end, job.end);
-            slot_take[slot] = std::min(job.end - job.begin, e.params.n_batch - planned);
-            planned += slot_take[slot];
+            plan_slot(slot);
         }
         for (int32_t slot = 0; slot < n_slots; ++slot) {
             if (slot_take[slot] > 0) add_tokens(slot, slot_take[slot]);
