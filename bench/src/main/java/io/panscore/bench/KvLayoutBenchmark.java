@@ -148,6 +148,13 @@ public final class KvLayoutBenchmark {
                 .withMicroBatchSize(512).withThreads(threads).withKvCache(kv);
     }
 
+    /** The unbatched baseline: each sequence in a call of its own. */
+    private static void oneByOne(Engine engine, List<Sequence> seqs) {
+        for (Sequence s : seqs) {
+            engine.score(List.of(s), ScoreOptions.defaults());
+        }
+    }
+
     static void packing(Model model, String name, int threads, int reps) {
         packing(model, name, threads, reps, 64, 256);
     }
@@ -174,11 +181,7 @@ public final class KvLayoutBenchmark {
             String before = load();
             try (Engine packedEngine = model.newEngine(options(kv, perSlot, 16, threads));
                     Engine singleEngine = model.newEngine(options(kv, perSlot, 1, threads))) {
-                Timed[] t = pair(reps, () -> packedEngine.score(seqs, ScoreOptions.defaults()), () -> {
-                    for (Sequence s : seqs) {
-                        singleEngine.score(List.of(s), ScoreOptions.defaults());
-                    }
-                });
+                Timed[] t = pair(reps, () -> packedEngine.score(seqs, ScoreOptions.defaults()), () -> oneByOne(singleEngine, seqs));
                 report("packing(64 x " + min + ".." + max + " tokens)", name, kv, "tok/s", scored, t[0], t[1], 1.3, before, threads);
             }
         }
@@ -205,11 +208,7 @@ public final class KvLayoutBenchmark {
                         seqs.add(Sequence.of(Arrays.copyOfRange(text, i * 7 % (text.length - n), i * 7 % (text.length - n) + n)));
                     }
                     int calls = seqs.size();
-                    Timed[] t = pair(reps, () -> many.score(seqs, ScoreOptions.defaults()), () -> {
-                        for (Sequence s : seqs) {
-                            one.score(List.of(s), ScoreOptions.defaults());
-                        }
-                    });
+                    Timed[] t = pair(reps, () -> many.score(seqs, ScoreOptions.defaults()), () -> oneByOne(one, seqs));
                     OUT.printf("COST %s %s n=%d: one sequence per call %.3f ms (%.1f us/token; CPU %.3f ms); %d packed in one call %.3f ms "
                             + "(%.1f us/token; CPU %.3f ms), ratio %.2fx (CPU %.2fx); load %s%n", name, kv, n, t[1].wall() * 1e3 / calls,
                             t[1].wall() * 1e6 / calls / (n - 1), t[1].cpu() * 1e3 / calls, calls, t[0].wall() * 1e3,
