@@ -6,14 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.sun.net.httpserver.HttpServer;
 import io.panscore.kernel.ChatMessage;
 import io.panscore.kernel.SamplingOptions;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -35,31 +32,25 @@ class OpenAiStepWriterTest {
 
     /** Answers each request with the next scripted status and body; records bodies and Authorization headers. */
     static final class Stub implements AutoCloseable {
-        final HttpServer server;
+        final LoopbackHttp server;
         final List<String> bodies = Collections.synchronizedList(new ArrayList<>());
         final List<String> auth = Collections.synchronizedList(new ArrayList<>());
 
         Stub(int status, String body) throws IOException {
-            server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
-            server.createContext("/", ex -> {
-                bodies.add(new String(ex.getRequestBody().readAllBytes(), StandardCharsets.UTF_8));
+            server = new LoopbackHttp((ex, in) -> {
+                bodies.add(new String(in, StandardCharsets.UTF_8));
                 auth.add(String.valueOf(ex.getRequestHeaders().getFirst("Authorization")));
-                byte[] out = body.getBytes(StandardCharsets.UTF_8);
-                ex.sendResponseHeaders(status, out.length == 0 ? -1 : out.length);
-                try (OutputStream os = ex.getResponseBody()) {
-                    os.write(out);
-                }
+                return new LoopbackHttp.Reply(status, body, null);
             });
-            server.start();
         }
 
         String base() {
-            return "http://127.0.0.1:" + server.getAddress().getPort() + "/v1";
+            return server.base();
         }
 
         @Override
         public void close() {
-            server.stop(0);
+            server.close();
         }
     }
 

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.sun.net.httpserver.HttpServer;
 import io.panscore.api.trajectory.PromptTemplate;
 import io.panscore.kernel.ChatMessage;
 import io.panscore.kernel.Model;
@@ -14,10 +13,6 @@ import io.panscore.kernel.SamplingOptions;
 import io.panscore.kernel.fixture.FixtureSpec;
 import io.panscore.kernel.fixture.Fixtures;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -31,14 +26,12 @@ class StepWritersTest {
 
     /** A loopback chat-completions stub: records each request body, answers the scripted contents in turn. */
     static final class Stub implements AutoCloseable {
-        final HttpServer server;
+        final LoopbackHttp server;
         final List<JsonNode> bodies = Collections.synchronizedList(new ArrayList<>());
         final List<String> paths = Collections.synchronizedList(new ArrayList<>());
 
         Stub(List<String> contents, int status) throws IOException {
-            server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
-            server.createContext("/", ex -> {
-                byte[] in = ex.getRequestBody().readAllBytes();
+            server = new LoopbackHttp((ex, in) -> {
                 paths.add(ex.getRequestURI().getPath());
                 bodies.add(JSON.readTree(in));
                 String content = contents.get(Math.min(bodies.size() - 1, contents.size() - 1));
@@ -47,23 +40,17 @@ class StepWritersTest {
                                 JSON.createObjectNode().put("index", 0).put("finish_reason", "stop").<com.fasterxml.jackson.databind.node.ObjectNode>set("message",
                                         JSON.createObjectNode().put("role", "assistant").put("content", content))))
                                 .<com.fasterxml.jackson.databind.node.ObjectNode>set("usage", JSON.createObjectNode().put("completion_tokens", 3)).toString();
-                byte[] out = answer.getBytes(StandardCharsets.UTF_8);
-                ex.getResponseHeaders().add("Content-Type", "application/json");
-                ex.sendResponseHeaders(status, out.length);
-                try (OutputStream os = ex.getResponseBody()) {
-                    os.write(out);
-                }
+                return new LoopbackHttp.Reply(status, answer, "application/json");
             });
-            server.start();
         }
 
         String base() {
-            return "http://127.0.0.1:" + server.getAddress().getPort() + "/v1";
+            return server.base();
         }
 
         @Override
         public void close() {
-            server.stop(0);
+            server.close();
         }
     }
 
