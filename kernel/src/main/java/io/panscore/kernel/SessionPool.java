@@ -9,6 +9,8 @@ import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
 
 /**
  * Sessions whose contexts stay in the KV cache between calls, so that a context that grows step by
@@ -17,8 +19,11 @@ import java.util.List;
  * the pending tokens of many sessions in one llama.cpp batch and returns, for each, the summary of
  * the next-token distribution.
  *
- * <p>The pool owns its engine: batch scoring on it would clear the sessions. Thread-safe: every
- * method is serialized on the pool. Capacity: at most {@code maxSequences} open sessions and
+ * <p>The pool owns its engine: batch scoring on it would clear the sessions. Thread-safe: calls
+ * into the engine (glimpses, generation steps, forks, closes) run one at a time; {@link #open} and
+ * {@link #append}, which only queue tokens, do not wait for a running decode (so a caller can
+ * append its next step while the batch before it decodes; tokens appended to a session while it is
+ * being decoded wait for its next glimpse). Capacity: at most {@code maxSequences} open sessions and
  * {@code contextSize} KV cells in all; beyond either, a {@link CapacityException}. With a
  * {@linkplain EngineOptions.KvCache#PER_SEQUENCE per-sequence} KV cache each session also holds at
  * most {@link EngineOptions#sequenceContextSize()} tokens (its slot's own stream; beyond, a
@@ -71,6 +76,12 @@ public final class SessionPool implements AutoCloseable {
     private long decodedTokens;                        // tokens decoded by glimpse and sample, re-decodes included
     private int reservedSlots;
     private int reservedTokens;
+    // Two locks, always taken in this order. engineLock serializes every native call on the engine
+    // (decodes, KV copies and clears: a llama.cpp context is single-threaded). The pool's monitor
+    // guards the bookkeeping (slots, pending tokens, the KV budget) and is not held across a decode,
+    // so open and append never wait for one: the router's callers append their next step while
+    // the previous batch decodes, instead of queueing behind it.
+    private final ReentrantLock engineLock = new ReentrantLock();
 
     /**
      * @param topK every glimpse also returns the k most likely next tokens (and their renormalised
@@ -174,7 +185,11 @@ public final class SessionPool implements AutoCloseable {
     }
 
     /** A new session with the same context; the KV cells are shared until either appends. */
-    public synchronized Session fork(Session s) {
+    public Session fork(Session s) {
+        return exclusive(() -> forkNow(s));
+    }
+
+    private Session forkNow(Session s) {
         requireOpen(s);
         int slot = freeSlot(reservedSlots);
         admit(s.length(), reservedTokens);
@@ -201,7 +216,11 @@ public final class SessionPool implements AutoCloseable {
      * @throws IllegalArgumentException when {@code shared} is negative or longer than {@code context}
      * @throws CapacityException when no slot or not enough KV cells are free
      */
-    public synchronized Session forkPrefix(Session s, int shared, int[] context) {
+    public Session forkPrefix(Session s, int shared, int[] context) {
+        return exclusive(() -> forkPrefixNow(s, shared, context));
+    }
+
+    private Session forkPrefixNow(Session s, int shared, int[] context) {
         requireOpen(s);
         if (shared < 0 || shared > context.length || context.length == 0) {
             throw new IllegalArgumentException("forkPrefix: " + shared + " shared tokens of a context of " + context.length);
@@ -225,17 +244,20 @@ public final class SessionPool implements AutoCloseable {
     }
 
     /** Frees a session's slot and KV cells; idempotent. */
-    public synchronized void close(Session s) {
-        if (s.closed) {
-            return;
-        }
-        s.closed = true;
-        if (slots[s.slot] == s) {
-            slots[s.slot] = null;
-            try (var use = engine.lifecycle().use()) {
-                NativeCalls.check(panscore_h.ps_session_clear(use.handle(), s.slot), "closing session " + s.id);
+    public void close(Session s) {
+        exclusive(() -> {
+            if (s.closed) {
+                return null;
             }
-        }
+            s.closed = true;
+            if (slots[s.slot] == s) {
+                slots[s.slot] = null;
+                try (var use = engine.lifecycle().use()) {
+                    NativeCalls.check(panscore_h.ps_session_clear(use.handle(), s.slot), "closing session " + s.id);
+                }
+            }
+            return null;
+        });
     }
 
     /**
@@ -245,41 +267,66 @@ public final class SessionPool implements AutoCloseable {
      *
      * @throws CapacityException when the KV cache has no room; no session is changed then
      */
-    public synchronized List<Glimpse> glimpse(List<Session> sessions) {
-        Glimpse[] out = new Glimpse[sessions.size()];
-        List<Integer> todo = new ArrayList<>();
-        for (int i = 0; i < sessions.size(); i++) {
-            Session s = sessions.get(i);
-            requireOpen(s);
-            for (int j = 0; j < i; j++) {
-                if (sessions.get(j) == s) {
-                    throw new InvalidInputException(panscore_h.PS_ERR_INVALID_ARGUMENT(), "session " + s.id + " appears twice in one glimpse");
+    public List<Glimpse> glimpse(List<Session> sessions) {
+        engineLock.lock();
+        try {
+            Glimpse[] out = new Glimpse[sessions.size()];
+            List<Integer> todo = new ArrayList<>();
+            int[][] taken;
+            synchronized (this) {
+                for (int i = 0; i < sessions.size(); i++) {
+                    Session s = sessions.get(i);
+                    requireOpen(s);
+                    for (int j = 0; j < i; j++) {
+                        if (sessions.get(j) == s) {
+                            throw new InvalidInputException(panscore_h.PS_ERR_INVALID_ARGUMENT(), "session " + s.id + " appears twice in one glimpse");
+                        }
+                    }
+                    if (s.pending.length == 0) {
+                        out[i] = s.last; // never null: a session starts with pending tokens, and appends keep some
+                    } else {
+                        todo.add(i);
+                    }
+                }
+                if (todo.isEmpty()) {
+                    return Arrays.asList(out);
+                }
+                // The KV budget: every open session's tokens, a fork's shared prefix counted again (so
+                // the check is conservative). llama.cpp rounds its cache up, so without this check the
+                // limit would depend on its padding rather than on the contextSize asked for.
+                long used = usedTokens();
+                if (used > contextSize) {
+                    throw new CapacityException(panscore_h.PS_ERR_CAPACITY(), "the open sessions hold " + used + " tokens but the KV cache holds "
+                            + contextSize + "; close sessions or raise contextSize");
+                }
+                // what this decode takes: pending arrays are replaced on append, never changed in
+                // place, so the reference is a snapshot; decoded only changes under engineLock
+                taken = new int[todo.size()][];
+                for (int j = 0; j < todo.size(); j++) {
+                    taken[j] = sessions.get(todo.get(j)).pending;
                 }
             }
-            if (s.pending.length == 0) {
-                out[i] = s.last; // never null: a session starts with pending tokens, and appends keep some
-            } else {
-                todo.add(i);
+            Glimpse[] got = decode(sessions, todo, taken); // without the monitor: appends go on meanwhile
+            synchronized (this) {
+                for (int j = 0; j < todo.size(); j++) {
+                    Session s = sessions.get(todo.get(j));
+                    decodedTokens += taken[j].length;
+                    s.decoded += taken[j].length;
+                    // tokens appended while this decode ran stay pending for the next glimpse
+                    s.pending = Arrays.copyOfRange(s.pending, taken[j].length, s.pending.length);
+                    s.last = got[j];
+                    out[todo.get(j)] = got[j];
+                }
             }
+            return Arrays.asList(out);
+        } finally {
+            engineLock.unlock();
         }
-        if (!todo.isEmpty()) {
-            // The KV budget: every open session's tokens, a fork's shared prefix counted again (so
-            // the check is conservative). llama.cpp rounds its cache up, so without this check the
-            // limit would depend on its padding rather than on the contextSize asked for.
-            long used = 0;
-            for (Session o : slots) {
-                used += o == null ? 0 : o.length();
-            }
-            if (used > contextSize) {
-                throw new CapacityException(panscore_h.PS_ERR_CAPACITY(), "the open sessions hold " + used + " tokens but the KV cache holds "
-                        + contextSize + "; close sessions or raise contextSize");
-            }
-            decode(sessions, todo, out);
-        }
-        return Arrays.asList(out);
     }
 
-    private void decode(List<Session> sessions, List<Integer> todo, Glimpse[] out) {
+    /** Decodes {@code taken[j]} after the decoded tokens of session {@code sessions.get(todo.get(j))}; changes no session. */
+    private Glimpse[] decode(List<Session> sessions, List<Integer> todo, int[][] taken) {
+        Glimpse[] got = new Glimpse[todo.size()];
         try (var use = engine.lifecycle().use(); Arena arena = Arena.ofConfined()) {
             MemorySegment appends = ps_append.allocateArray(todo.size(), arena);
             for (int j = 0; j < todo.size(); j++) {
@@ -287,8 +334,8 @@ public final class SessionPool implements AutoCloseable {
                 MemorySegment a = ps_append.asSlice(appends, j);
                 ps_append.seq_id(a, s.slot);
                 ps_append.pos(a, s.decoded);
-                ps_append.tokens(a, arena.allocateFrom(ValueLayout.JAVA_INT, s.pending));
-                ps_append.n_tokens(a, s.pending.length);
+                ps_append.tokens(a, arena.allocateFrom(ValueLayout.JAVA_INT, taken[j]));
+                ps_append.n_tokens(a, taken[j].length);
             }
             MemorySegment params = ScoreOptions.defaults().withTopK(topK).toNative(arena);
             MemorySegment stats = ps_token_stats.allocateArray(todo.size(), arena);
@@ -297,19 +344,14 @@ public final class SessionPool implements AutoCloseable {
             NativeCalls.check(panscore_h.ps_session_decode(use.handle(), appends, todo.size(), params, stats, ids, lps),
                     "decoding " + todo.size() + " session(s)");
             for (int j = 0; j < todo.size(); j++) {
-                Session s = sessions.get(todo.get(j));
                 MemorySegment st = ps_token_stats.asSlice(stats, j);
                 int[] topIds = topK > 0 ? ids.asSlice((long) j * topK * Integer.BYTES, (long) topK * Integer.BYTES).toArray(ValueLayout.JAVA_INT) : new int[0];
                 float[] topLps = topK > 0 ? lps.asSlice((long) j * topK * Float.BYTES, (long) topK * Float.BYTES).toArray(ValueLayout.JAVA_FLOAT) : new float[0];
-                Glimpse g = new Glimpse(ps_token_stats.entropy(st), Glimpse.renormalisedEntropy(topLps, 0, topK), ps_token_stats.argmax_id(st),
+                got[j] = new Glimpse(ps_token_stats.entropy(st), Glimpse.renormalisedEntropy(topLps, 0, topK), ps_token_stats.argmax_id(st),
                         ps_token_stats.argmax_logprob(st), topIds, topLps);
-                decodedTokens += s.pending.length;
-                s.decoded += s.pending.length;
-                s.pending = new int[0];
-                s.last = g;
-                out[todo.get(j)] = g;
             }
         }
+        return got;
     }
 
     /**
@@ -322,7 +364,11 @@ public final class SessionPool implements AutoCloseable {
      * @throws CapacityException        when the KV cache has no room; the sessions' contexts are then unchanged
      * @throws ContextOverflowException when a session is already as long as the context
      */
-    synchronized GeneratedToken[] sample(List<Session> sessions, List<MemorySegment> samplers, int topK) {
+    GeneratedToken[] sample(List<Session> sessions, List<MemorySegment> samplers, int topK) {
+        return exclusive(() -> sampleNow(sessions, samplers, topK));
+    }
+
+    private GeneratedToken[] sampleNow(List<Session> sessions, List<MemorySegment> samplers, int topK) {
         for (int i = 0; i < sessions.size(); i++) {
             Session s = sessions.get(i);
             requireOpen(s);
@@ -462,10 +508,25 @@ public final class SessionPool implements AutoCloseable {
         }
     }
 
-    /** Closes every session and the engine. */
+    /** Closes every session and the engine (after a running decode). */
     @Override
-    public synchronized void close() {
-        Arrays.fill(slots, null);
-        engine.close();
+    public void close() {
+        exclusive(() -> {
+            Arrays.fill(slots, null);
+            engine.close();
+            return null;
+        });
+    }
+
+    /** Runs {@code body} holding engineLock, then the monitor: for every call into the engine but a glimpse's decode. */
+    private <T> T exclusive(Supplier<T> body) {
+        engineLock.lock();
+        try {
+            synchronized (this) {
+                return body.get();
+            }
+        } finally {
+            engineLock.unlock();
+        }
     }
 }

@@ -1,0 +1,159 @@
+package io.panscore.kernel;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * SessionPool while a glimpse decodes on another thread (issue 18: the router's callers append their
+ * next step while the batch before it runs). {@link SessionPool#append} and {@link SessionPool#open}
+ * only queue tokens, so they must return while a decode is still running, and tokens appended to
+ * the session being decoded must wait for its next glimpse. Calls into the engine (close, fork) still
+ * wait for the decode.
+ *
+ * <p>How "while the decode runs" is made sure of without a timing threshold: the glimpse runs on a
+ * thread of its own with a long context (thousands of tokens, 1 thread: a fraction of a second or
+ * more); the test waits until that thread's stack is inside the pool's native decode, then appends
+ * and checks that the glimpse is still not done when the append has returned. Before the locks were
+ * split the append waited for the pool's monitor, which the glimpse held until its decode was over,
+ * so this check could not pass.
+ */
+class SessionPoolConcurrencyTest {
+
+    private static final int K = 4;
+    private static final int LONG = 4096;
+
+    private static int[] range(int from, int n, int vocab) {
+        int[] t = new int[n];
+        for (int i = 0; i < n; i++) {
+            t[i] = (from + 7 * i) % vocab;
+        }
+        return t;
+    }
+
+    private static int[] concat(int[] a, int[] b) {
+        int[] c = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, c, a.length, b.length);
+        return c;
+    }
+
+    private static SessionPool pool(Model model) {
+        return new SessionPool(model, EngineOptions.defaults().withContextSize(2 * LONG + 256).withMaxSequences(4).withThreads(1)
+                .withBatchSize(512).withMicroBatchSize(512), K);
+    }
+
+    /** Glimpses {@code s} on a thread of its own and returns once that thread is inside the native decode. */
+    private static CompletableFuture<Glimpse> glimpseInBackground(SessionPool pool, SessionPool.Session s) throws InterruptedException {
+        CompletableFuture<Glimpse> result = new CompletableFuture<>();
+        Thread t = new Thread(() -> {
+            try {
+                result.complete(pool.glimpse(List.of(s)).getFirst());
+            } catch (Throwable e) {
+                result.completeExceptionally(e);
+            }
+        }, "glimpse");
+        t.start();
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!inNativeDecode(t)) {
+            assertTrue(t.isAlive() && System.nanoTime() < until, "the glimpse never reached its decode (finished: " + result.isDone() + ")");
+            Thread.sleep(1);
+        }
+        return result;
+    }
+
+    private static boolean inNativeDecode(Thread t) {
+        for (StackTraceElement e : t.getStackTrace()) {
+            if (e.getMethodName().equals("ps_session_decode")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The float64 reference of the distribution after {@code context}, decoded from scratch. */
+    private static ReferenceKernel.Stats reference(Model model, int[] context) {
+        try (Engine scratch = model.newEngine(EngineOptions.defaults().withContextSize(context.length + 8).withBatchSize(512).withMicroBatchSize(512))) {
+            int[] withNext = Arrays.copyOf(context, context.length + 1);
+            float[] logits = scratch.logits(List.of(new Sequence(withNext, context.length, context.length + 1)));
+            return ReferenceKernel.stats(logits, 0, model.info().vocabSize(), 0, 1.0, K);
+        }
+    }
+
+    private static void assertMatches(ReferenceKernel.Stats ref, Glimpse g, String what) {
+        assertEquals(ref.entropy(), g.entropy(), 1e-4, what + ": entropy");
+        assertEquals(ref.argmax(), g.token(), what + ": argmax");
+        assertEquals(ref.argmaxLogprob(), g.logprob(), 1e-4, what + ": argmax log-prob");
+        assertArrayEquals(Arrays.copyOf(ref.topIds(), 2), Arrays.copyOf(g.topIds(), 2), what + ": best two ids");
+    }
+
+    @Test
+    void appendAndOpenReturnWhileAnotherSessionDecodes() throws Exception {
+        Model model = TestModels.tiny();
+        int vocab = model.info().vocabSize();
+        try (SessionPool pool = pool(model)) {
+            SessionPool.Session other = pool.open(range(5, 8, vocab));
+            pool.glimpse(List.of(other));
+            SessionPool.Session busy = pool.open(range(11, LONG, vocab));
+            CompletableFuture<Glimpse> running = glimpseInBackground(pool, busy);
+
+            pool.append(other, new int[] {42, 43});
+            SessionPool.Session opened = pool.open(new int[] {7, 8, 9});
+            assertTrue(!running.isDone(), "append and open returned only after the decode: they waited for it");
+
+            running.get(120, TimeUnit.SECONDS);
+            assertEquals(10, other.length());
+            assertEquals(3, opened.length());
+            assertEquals(LONG, busy.length());
+            // what was appended meanwhile is decoded at the next glimpse, like any append
+            assertMatches(reference(model, concat(range(5, 8, vocab), new int[] {42, 43})), pool.glimpse(List.of(other)).getFirst(), "other");
+            assertMatches(reference(model, new int[] {7, 8, 9}), pool.glimpse(List.of(opened)).getFirst(), "opened");
+        }
+    }
+
+    @Test
+    void tokensAppendedToTheSessionBeingDecodedWaitForItsNextGlimpse() throws Exception {
+        Model model = TestModels.tiny();
+        int vocab = model.info().vocabSize();
+        int[] context = range(3, LONG, vocab);
+        int[] step = {100, 200, 300, 400, 500};
+        try (SessionPool pool = pool(model)) {
+            SessionPool.Session s = pool.open(context);
+            CompletableFuture<Glimpse> running = glimpseInBackground(pool, s);
+            pool.append(s, step);
+            assertTrue(!running.isDone(), "the append waited for the decode");
+            assertEquals(LONG + step.length, s.length());
+
+            // the running glimpse answers for the context it took, not for the step appended meanwhile
+            Glimpse first = running.get(120, TimeUnit.SECONDS);
+            assertMatches(reference(model, context), first, "the glimpse that was running");
+            assertEquals(LONG + step.length, s.length(), "the step is still pending after that glimpse");
+            long decoded = pool.decodedTokens();
+            Glimpse next = pool.glimpse(List.of(s)).getFirst();
+            assertEquals(step.length, pool.decodedTokens() - decoded, "the next glimpse decodes only the step");
+            assertMatches(reference(model, concat(context, step)), next, "after the step");
+            assertTrue(pool.glimpse(List.of(s)).getFirst() == next, "nothing pending: the last summary again");
+        }
+    }
+
+    @Test
+    void closingASessionWaitsForTheDecodeThatUsesIt() throws Exception {
+        Model model = TestModels.tiny();
+        int vocab = model.info().vocabSize();
+        int[] context = range(9, LONG, vocab);
+        try (SessionPool pool = pool(model)) {
+            SessionPool.Session s = pool.open(context);
+            CompletableFuture<Glimpse> running = glimpseInBackground(pool, s);
+            pool.close(s); // a native KV clear: after the decode, never during it
+            assertTrue(running.isDone(), "close returned while the decode of its session ran");
+            assertMatches(reference(model, context), running.get(), "the glimpse before the close");
+            assertThrows(ClosedException.class, () -> pool.glimpse(List.of(s)));
+        }
+    }
+}
