@@ -239,6 +239,13 @@ public final class GlimpRouter implements AutoCloseable {
             return this;
         }
 
+        /**
+         * llama.cpp's threads per decode (0: all cores). With many threads glimpsing at once on few
+         * cores, leave cores to them: their own work (tokenizing steps, waking up) otherwise
+         * pre-empts a decode thread, and llama.cpp's threads wait for each other at every graph
+         * node. On 2 cores, 16 callers kept 52-72% of a native pool batch with 2 threads and 79-113%
+         * with 1 (docs/BENCHMARKS.md, issue 18).
+         */
         public Builder threads(int n) {
             this.threads = n;
             return this;
@@ -250,7 +257,12 @@ public final class GlimpRouter implements AutoCloseable {
             return this;
         }
 
-        /** How long the dispatcher waits for more glimpses after the first (default 200 µs). */
+        /**
+         * How long the dispatcher waits for more glimpses after the first (default 200 µs). Each
+         * glimpse of a batch waits up to this long; a glimpse that misses the batch waits for the
+         * whole next decode. Raising it (e.g. to a few per cent of a batched decode) fills batches
+         * more often when callers return at different times.
+         */
         public Builder maxWait(Duration d) {
             this.maxWait = Objects.requireNonNull(d);
             return this;
