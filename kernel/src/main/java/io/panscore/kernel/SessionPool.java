@@ -275,13 +275,7 @@ public final class SessionPool implements AutoCloseable {
             int[][] taken;
             synchronized (this) {
                 for (int i = 0; i < sessions.size(); i++) {
-                    Session s = sessions.get(i);
-                    requireOpen(s);
-                    for (int j = 0; j < i; j++) {
-                        if (sessions.get(j) == s) {
-                            throw new InvalidInputException(panscore_h.PS_ERR_INVALID_ARGUMENT(), "session " + s.id + " appears twice in one glimpse");
-                        }
-                    }
+                    Session s = requireOpenOnce(sessions, i, "glimpse");
                     if (s.pending.length == 0) {
                         out[i] = s.last; // never null: a session starts with pending tokens, and appends keep some
                     } else {
@@ -370,13 +364,7 @@ public final class SessionPool implements AutoCloseable {
 
     private GeneratedToken[] sampleNow(List<Session> sessions, List<MemorySegment> samplers, int topK) {
         for (int i = 0; i < sessions.size(); i++) {
-            Session s = sessions.get(i);
-            requireOpen(s);
-            for (int j = 0; j < i; j++) {
-                if (sessions.get(j) == s) {
-                    throw new InvalidInputException(panscore_h.PS_ERR_INVALID_ARGUMENT(), "session " + s.id + " appears twice in one step");
-                }
-            }
+            Session s = requireOpenOnce(sessions, i, "step");
             if (s.length() >= sessionContext) {
                 throw new ContextOverflowException(panscore_h.PS_ERR_CONTEXT_OVERFLOW(), "session " + s.id + " holds " + s.length()
                         + " tokens, the whole of " + contextName() + " of " + sessionContext + ": no room for a generated token");
@@ -490,6 +478,18 @@ public final class SessionPool implements AutoCloseable {
             throw new CapacityException(panscore_h.PS_ERR_CAPACITY(), "the open sessions hold " + used + " tokens; " + more + " more would not fit the KV cache of "
                     + contextSize + (keep > 0 ? " (" + keep + " kept for one-shot glimpses)" : "") + "; close sessions or raise contextSize");
         }
+    }
+
+    /** Session {@code i} of a call, which must be open and appear in the call once. */
+    private Session requireOpenOnce(List<Session> sessions, int i, String call) {
+        Session s = sessions.get(i);
+        requireOpen(s);
+        for (int j = 0; j < i; j++) {
+            if (sessions.get(j) == s) {
+                throw new InvalidInputException(panscore_h.PS_ERR_INVALID_ARGUMENT(), "session " + s.id + " appears twice in one " + call);
+            }
+        }
+        return s;
     }
 
     private void requireOpen(Session s) {
