@@ -142,6 +142,73 @@ class SessionPoolConcurrencyTest {
         }
     }
 
+    /**
+     * Appends racing glimpses of the same sessions: per session one thread appends short chunks
+     * while another glimpses it over and over. Every token must be decoded exactly once, in order:
+     * the pool's decoded-token count equals the tokens appended, and each session's last glimpse
+     * equals the float64 reference of everything appended to it.
+     */
+    @Test
+    void appendsRacingGlimpsesLoseAndRepeatNoToken() throws Exception {
+        Model model = TestModels.tiny();
+        int vocab = model.info().vocabSize();
+        int sessions = 4;
+        int chunks = 60;
+        try (SessionPool pool = new SessionPool(model, EngineOptions.defaults().withContextSize(2048).withMaxSequences(sessions).withThreads(1), K)) {
+            SessionPool.Session[] s = new SessionPool.Session[sessions];
+            int[][] appended = new int[sessions][];
+            List<Thread> threads = new java.util.ArrayList<>();
+            java.util.concurrent.ConcurrentLinkedQueue<Throwable> failures = new java.util.concurrent.ConcurrentLinkedQueue<>();
+            java.util.concurrent.CountDownLatch start = new java.util.concurrent.CountDownLatch(1);
+            for (int i = 0; i < sessions; i++) {
+                int id = i;
+                appended[i] = range(17 * i + 1, 3, vocab);
+                s[i] = pool.open(appended[i]);
+                java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+                threads.add(new Thread(() -> {
+                    try {
+                        start.await();
+                        java.util.Random random = new java.util.Random(id);
+                        for (int c = 0; c < chunks; c++) {
+                            int[] chunk = range(random.nextInt(vocab), 1 + random.nextInt(3), vocab);
+                            pool.append(s[id], chunk);
+                            appended[id] = concat(appended[id], chunk);
+                        }
+                    } catch (Throwable e) {
+                        failures.add(e);
+                    } finally {
+                        done.set(true);
+                    }
+                }, "append-" + i));
+                threads.add(new Thread(() -> {
+                    try {
+                        start.await();
+                        while (!done.get()) {
+                            pool.glimpse(List.of(s[id]));
+                        }
+                    } catch (Throwable e) {
+                        failures.add(e);
+                    }
+                }, "glimpse-" + i));
+            }
+            threads.forEach(Thread::start);
+            start.countDown();
+            for (Thread t : threads) {
+                t.join(120_000);
+                assertTrue(!t.isAlive(), t.getName() + " still running");
+            }
+            assertTrue(failures.isEmpty(), () -> "failures: " + failures);
+            long total = 0;
+            for (int i = 0; i < sessions; i++) {
+                assertEquals(appended[i].length, s[i].length(), "session " + i + " length");
+                Glimpse last = pool.glimpse(List.of(s[i])).getFirst();
+                assertMatches(reference(model, appended[i]), last, "session " + i + " after " + appended[i].length + " tokens");
+                total += appended[i].length;
+            }
+            assertEquals(total, pool.decodedTokens(), "every appended token decoded exactly once");
+        }
+    }
+
     @Test
     void closingASessionWaitsForTheDecodeThatUsesIt() throws Exception {
         Model model = TestModels.tiny();
