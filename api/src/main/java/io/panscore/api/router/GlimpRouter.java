@@ -243,8 +243,8 @@ public final class GlimpRouter implements AutoCloseable {
          * llama.cpp's threads per decode (0: all cores). With many threads glimpsing at once on few
          * cores, leave cores to them: their own work (tokenizing steps, waking up) otherwise
          * pre-empts a decode thread, and llama.cpp's threads wait for each other at every graph
-         * node. On 2 cores, 16 callers glimpsed as fast with 1 thread as with 2 on a Qwen2-vocabulary
-         * fixture and 2.3x faster on a tiny model (docs/BENCHMARKS.md, issue 18).
+         * node. On 2 cores with per-sequence KV, 16 callers glimpsed as fast with 1 thread as with 2
+         * on a Qwen2-vocabulary fixture and 2.3x faster on a tiny model (docs/BENCHMARKS.md, issue 18).
          */
         public Builder threads(int n) {
             this.threads = n;
