@@ -1,5 +1,6 @@
 package io.panscore.kernel;
 
+import static io.panscore.kernel.TestModels.concat;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -46,12 +47,6 @@ class GeneratorTest {
 
     private static SessionPool pool(Model model, int contextSize, int maxSequences) {
         return new SessionPool(model, EngineOptions.defaults().withContextSize(contextSize).withMaxSequences(maxSequences).withThreads(2), 0);
-    }
-
-    private static int[] concat(int[] a, int[] b) {
-        int[] c = Arrays.copyOf(a, a.length + b.length);
-        System.arraycopy(b, 0, c, a.length, b.length);
-        return c;
     }
 
     /** The float64 reference statistics of the distribution after {@code context} (logits copied out by ps_forward). */

@@ -1,5 +1,6 @@
 package io.panscore.kernel;
 
+import static io.panscore.kernel.TestModels.concat;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -204,19 +205,6 @@ class PerSequenceKvTest {
         }
     }
 
-    private static int[] concat(int[] a, int[] b) {
-        int[] c = Arrays.copyOf(a, a.length + b.length);
-        System.arraycopy(b, 0, c, a.length, b.length);
-        return c;
-    }
-
-    /** The float64 summary of the distribution after {@code context}: raw logits of its last position. */
-    private static ReferenceKernel.Stats reference(Engine engine, int[] context, int k) {
-        int[] withNext = Arrays.copyOf(context, context.length + 1);
-        float[] logits = engine.logits(List.of(new Sequence(withNext, context.length, context.length + 1)));
-        return ReferenceKernel.stats(logits, 0, engine.model().info().vocabSize(), 0, 1.0, k);
-    }
-
     private static void assertSameGlimpse(Glimpse want, Glimpse got, String where) {
         assertEquals(want.entropy(), got.entropy(), DECODE_SHAPE, where + " entropy");
         assertEquals(want.topKEntropy(), got.topKEntropy(), DECODE_SHAPE, where + " top-k entropy");
@@ -247,7 +235,7 @@ class PerSequenceKvTest {
                 for (int i = 0; i < sessions.size(); i++) {
                     Glimpse g = got.get(i);
                     assertSameGlimpse(want.get(i), g, "round " + round + " session " + i + " (per-sequence vs unified)");
-                    ReferenceKernel.Stats ref = reference(scratch, contexts.get(i), k);
+                    ReferenceKernel.Stats ref = NextTokenReference.of(scratch, contexts.get(i), k);
                     assertEquals(ref.entropy(), g.entropy(), 1e-4, "round " + round + " session " + i);
                     assertEquals(ref.argmax(), g.token());
                     assertEquals(ref.argmaxLogprob(), g.logprob(), 1e-4);
@@ -268,7 +256,7 @@ class PerSequenceKvTest {
             List<Glimpse> got = pool.glimpse(sessions);
             for (int i = 0; i < sessions.size(); i++) {
                 assertEquals(contexts.get(i).length, sessions.get(i).length());
-                ReferenceKernel.Stats ref = reference(scratch, contexts.get(i), k);
+                ReferenceKernel.Stats ref = NextTokenReference.of(scratch, contexts.get(i), k);
                 assertEquals(ref.entropy(), got.get(i).entropy(), 1e-4, "session " + i + " at the end");
                 assertEquals(ref.argmax(), got.get(i).token());
             }
@@ -314,10 +302,10 @@ class PerSequenceKvTest {
             assertEquals(keep, n.get(ValueLayout.JAVA_INT, 0));
             float got = decodeOne(e, 2, keep, more, arena);
             int[] context = concat(Arrays.copyOf(ctx, keep), more);
-            assertEquals(reference(scratch, context, 0).entropy(), got, 1e-4);
+            assertEquals(NextTokenReference.of(scratch, context, 0).entropy(), got, 1e-4);
             // the source slot is untouched: appending to it gives the reference of its whole context
             float src = decodeOne(e, 0, ctx.length, more, arena);
-            assertEquals(reference(scratch, concat(ctx, more), 0).entropy(), src, 1e-4);
+            assertEquals(NextTokenReference.of(scratch, concat(ctx, more), 0).entropy(), src, 1e-4);
         }
     }
 

@@ -1,9 +1,9 @@
 package io.panscore.kernel;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static io.panscore.kernel.NextTokenReference.assertMatches;
+import static io.panscore.kernel.TestModels.concat;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -23,21 +23,9 @@ class SessionPoolEdgesTest {
 
     private static final int K = 4;
 
-    /** The float64 reference of the distribution after {@code context}: raw logits of its last position, decoded from scratch. */
+    /** The float64 reference of the distribution after {@code context}, decoded from scratch. */
     private static ReferenceKernel.Stats reference(Model model, int[] context) {
-        try (Engine scratch = model.newEngine(EngineOptions.defaults().withContextSize(128))) {
-            int[] withNext = Arrays.copyOf(context, context.length + 1);
-            float[] logits = scratch.logits(List.of(new Sequence(withNext, context.length, context.length + 1)));
-            return ReferenceKernel.stats(logits, 0, model.info().vocabSize(), 0, 1.0, K);
-        }
-    }
-
-    private static void assertMatches(ReferenceKernel.Stats ref, Glimpse g, String what) {
-        assertNotNull(g, what);
-        assertEquals(ref.entropy(), g.entropy(), 1e-4, what + ": entropy");
-        assertEquals(ref.argmax(), g.token(), what + ": argmax");
-        assertEquals(ref.argmaxLogprob(), g.logprob(), 1e-4, what + ": argmax log-prob");
-        assertArrayEquals(Arrays.copyOf(ref.topIds(), 2), Arrays.copyOf(g.topIds(), 2), what + ": best two ids");
+        return NextTokenReference.fromScratch(model, context, K);
     }
 
     private static int[] range(int from, int n) {
@@ -46,12 +34,6 @@ class SessionPoolEdgesTest {
             t[i] = from + 7 * i;
         }
         return t;
-    }
-
-    private static int[] concat(int[] a, int[] b) {
-        int[] c = Arrays.copyOf(a, a.length + b.length);
-        System.arraycopy(b, 0, c, a.length, b.length);
-        return c;
     }
 
     @Test

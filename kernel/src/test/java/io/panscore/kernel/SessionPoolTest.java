@@ -13,14 +13,6 @@ class SessionPoolTest {
 
     private static final int K = 20;
 
-    /** The reference summary of the distribution after {@code context}: raw logits of its last position. */
-    private static ReferenceKernel.Stats reference(Engine engine, int[] context) {
-        int vocab = engine.model().info().vocabSize();
-        int[] withNext = Arrays.copyOf(context, context.length + 1); // any target: only the distribution matters
-        float[] logits = engine.logits(List.of(new Sequence(withNext, context.length, context.length + 1)));
-        return ReferenceKernel.stats(logits, 0, vocab, 0, 1.0, K);
-    }
-
     @Test
     void glimpsesMatchTheReferenceAndAppendingEqualsDecodingFromScratch() {
         Model model = TestModels.tiny();
@@ -32,7 +24,7 @@ class SessionPoolTest {
             int[] context = prompt;
             for (String step : steps) {
                 Glimpse g = pool.glimpse(List.of(s)).getFirst();
-                ReferenceKernel.Stats ref = reference(scratch, context);
+                ReferenceKernel.Stats ref = NextTokenReference.of(scratch, context, K);
                 assertEquals(ref.entropy(), g.entropy(), 1e-4);
                 assertEquals(ref.argmax(), g.token());
                 assertEquals(ref.argmaxLogprob(), g.logprob(), 1e-4);
@@ -112,7 +104,7 @@ class SessionPoolTest {
             int[] grown = Arrays.copyOf(ctx, ctx.length + 40);
             System.arraycopy(lots, 0, grown, ctx.length, 40);
             try (Engine scratch = model.newEngine(EngineOptions.defaults().withContextSize(64))) {
-                ReferenceKernel.Stats ref = reference(scratch, grown);
+                ReferenceKernel.Stats ref = NextTokenReference.of(scratch, grown, K);
                 assertEquals(ref.entropy(), after.entropy(), 1e-4, "the failed decode was undone: the context is exactly ctx + 40 tokens");
                 assertEquals(ref.argmax(), after.token());
             }

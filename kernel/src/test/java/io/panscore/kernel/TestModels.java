@@ -26,6 +26,13 @@ final class TestModels {
         return Qwen2.MODEL;
     }
 
+    /** {@code a} followed by {@code b}. */
+    static int[] concat(int[] a, int[] b) {
+        int[] c = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, c, a.length, b.length);
+        return c;
+    }
+
     static Path tinyPath() {
         return Fixtures.tiny();
     }
