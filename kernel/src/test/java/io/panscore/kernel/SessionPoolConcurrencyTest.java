@@ -3,12 +3,18 @@ package io.panscore.kernel;
 import static io.panscore.kernel.NextTokenReference.assertMatches;
 import static io.panscore.kernel.TestModels.concat;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Random;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -87,7 +93,7 @@ class SessionPoolConcurrencyTest {
 
             pool.append(other, new int[] {42, 43});
             SessionPool.Session opened = pool.open(new int[] {7, 8, 9});
-            assertTrue(!running.isDone(), "append and open returned only after the decode: they waited for it");
+            assertFalse(running.isDone(), "append and open returned only after the decode: they waited for it");
 
             running.get(120, TimeUnit.SECONDS);
             assertEquals(10, other.length());
@@ -109,7 +115,7 @@ class SessionPoolConcurrencyTest {
             SessionPool.Session s = pool.open(context);
             CompletableFuture<Glimpse> running = glimpseInBackground(pool, s);
             pool.append(s, step);
-            assertTrue(!running.isDone(), "the append waited for the decode");
+            assertFalse(running.isDone(), "the append waited for the decode");
             assertEquals(LONG + step.length, s.length());
 
             // the running glimpse answers for the context it took, not for the step appended meanwhile
@@ -139,18 +145,18 @@ class SessionPoolConcurrencyTest {
         try (SessionPool pool = new SessionPool(model, EngineOptions.defaults().withContextSize(2048).withMaxSequences(sessions).withThreads(1), K)) {
             SessionPool.Session[] s = new SessionPool.Session[sessions];
             int[][] appended = new int[sessions][];
-            List<Thread> threads = new java.util.ArrayList<>();
-            java.util.concurrent.ConcurrentLinkedQueue<Throwable> failures = new java.util.concurrent.ConcurrentLinkedQueue<>();
-            java.util.concurrent.CountDownLatch start = new java.util.concurrent.CountDownLatch(1);
+            List<Thread> threads = new ArrayList<>();
+            ConcurrentLinkedQueue<Throwable> failures = new ConcurrentLinkedQueue<>();
+            CountDownLatch start = new CountDownLatch(1);
             for (int i = 0; i < sessions; i++) {
                 int id = i;
                 appended[i] = range(17 * i + 1, 3, vocab);
                 s[i] = pool.open(appended[i]);
-                java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+                AtomicBoolean done = new AtomicBoolean();
                 threads.add(new Thread(() -> {
                     try {
                         start.await();
-                        java.util.Random random = new java.util.Random(id);
+                        Random random = new Random(id);
                         for (int c = 0; c < chunks; c++) {
                             int[] chunk = range(random.nextInt(vocab), 1 + random.nextInt(3), vocab);
                             pool.append(s[id], chunk);
@@ -177,7 +183,7 @@ class SessionPoolConcurrencyTest {
             start.countDown();
             for (Thread t : threads) {
                 t.join(120_000);
-                assertTrue(!t.isAlive(), t.getName() + " still running");
+                assertFalse(t.isAlive(), t.getName() + " still running");
             }
             assertTrue(failures.isEmpty(), () -> "failures: " + failures);
             long total = 0;
