@@ -60,19 +60,11 @@ public final class KvLayoutBenchmark {
     }
 
     /**
-     * Seconds of the best of {@code reps} runs. A first run shorter than 10 s is a warm-up and not
-     * counted; a longer one (minutes on the 0.5B shape) counts as the first of the reps.
+     * The best of {@code reps} runs that time themselves (seconds, so that they can leave their
+     * set-up out). A first run shorter than 10 s is a warm-up and not counted; a longer one (minutes
+     * on the 0.5B shape) counts as the first of the reps.
      */
-    private static double best(int reps, Run r) {
-        return bestSelfTimed(reps, () -> {
-            long t0 = System.nanoTime();
-            r.run();
-            return (System.nanoTime() - t0) / 1e9;
-        });
-    }
-
-    /** The same for runs that time themselves (seconds), to leave their set-up out. */
-    private static double bestSelfTimed(int reps, java.util.function.DoubleSupplier r) {
+    private static double best(int reps, java.util.function.DoubleSupplier r) {
         double first = r.getAsDouble();
         double best = first < 10 ? Double.MAX_VALUE : first;
         for (int i = first < 10 ? 0 : 1; i < reps; i++) {
@@ -257,8 +249,8 @@ public final class KvLayoutBenchmark {
             try (SessionPool pool = new SessionPool(model, options(kv, 256, streams, threads), 0); Generator gen = new Generator(pool)) {
                 batched = best(reps, () -> generate(pool, gen, text, streams, n, false));
                 single = best(reps, () -> generate(pool, gen, text, 1, n, false));
-                batchedDecode = bestSelfTimed(reps, () -> generate(pool, gen, text, streams, n, true));
-                singleDecode = bestSelfTimed(reps, () -> generate(pool, gen, text, 1, n, true));
+                batchedDecode = best(reps, () -> generate(pool, gen, text, streams, n, true));
+                singleDecode = best(reps, () -> generate(pool, gen, text, 1, n, true));
             }
             report("generation(8 streams vs 1, 32 tokens, prompts included)", name, kv, "tok/s", streams * n / batched, n / single, 3.0, before);
             report("generation(8 streams vs 1, 32 tokens, decode phase: prompts decoded before the clock)", name, kv, "tok/s", streams * n / batchedDecode,
@@ -268,9 +260,11 @@ public final class KvLayoutBenchmark {
 
     /**
      * Opens {@code streams} sessions on 64-token prompts and generates {@code n} greedy tokens in
-     * each at once (one Generator: one decode per step for all streams); with {@code prefill} the
-     * prompts are decoded first (one glimpse) and only the generation is timed (llama-bench's "tg"
-     * rate). Returns the seconds timed.
+     * each at once (one Generator: one decode per step for all streams). Returns the seconds from
+     * the first submit to the last token: without {@code prefill} they include decoding the prompts
+     * (opening a session only queues its tokens; the first generation step decodes them); with it
+     * the prompts are decoded first (one glimpse) and only the generation is timed (llama-bench's
+     * "tg" rate).
      */
     private static double generate(SessionPool pool, Generator gen, int[] text, int streams, int n, boolean prefill) {
         List<SessionPool.Session> opened = new ArrayList<>();
