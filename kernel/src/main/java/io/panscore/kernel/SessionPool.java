@@ -333,14 +333,13 @@ public final class SessionPool implements AutoCloseable {
             }
             MemorySegment params = ScoreOptions.defaults().withTopK(topK).toNative(arena);
             MemorySegment stats = ps_token_stats.allocateArray(todo.size(), arena);
-            MemorySegment ids = topK > 0 ? arena.allocate(ValueLayout.JAVA_INT, (long) todo.size() * topK) : MemorySegment.NULL;
-            MemorySegment lps = topK > 0 ? arena.allocate(ValueLayout.JAVA_FLOAT, (long) todo.size() * topK) : MemorySegment.NULL;
-            NativeCalls.check(panscore_h.ps_session_decode(use.handle(), appends, todo.size(), params, stats, ids, lps),
+            TopK best = TopK.allocate(arena, todo.size(), topK);
+            NativeCalls.check(panscore_h.ps_session_decode(use.handle(), appends, todo.size(), params, stats, best.ids(), best.logprobs()),
                     "decoding " + todo.size() + " session(s)");
             for (int j = 0; j < todo.size(); j++) {
                 MemorySegment st = ps_token_stats.asSlice(stats, j);
-                int[] topIds = topK > 0 ? ids.asSlice((long) j * topK * Integer.BYTES, (long) topK * Integer.BYTES).toArray(ValueLayout.JAVA_INT) : new int[0];
-                float[] topLps = topK > 0 ? lps.asSlice((long) j * topK * Float.BYTES, (long) topK * Float.BYTES).toArray(ValueLayout.JAVA_FLOAT) : new float[0];
+                int[] topIds = best.ids(j);
+                float[] topLps = best.logprobs(j);
                 got[j] = new Glimpse(ps_token_stats.entropy(st), Glimpse.renormalisedEntropy(topLps, 0, topK), ps_token_stats.argmax_id(st),
                         ps_token_stats.argmax_logprob(st), topIds, topLps);
             }
@@ -396,11 +395,10 @@ public final class SessionPool implements AutoCloseable {
             }
             MemorySegment params = ScoreOptions.defaults().withTopK(topK).toNative(arena);
             MemorySegment stats = ps_token_stats.allocateArray(n, arena);
-            MemorySegment ids = topK > 0 ? arena.allocate(ValueLayout.JAVA_INT, (long) n * topK) : MemorySegment.NULL;
-            MemorySegment lps = topK > 0 ? arena.allocate(ValueLayout.JAVA_FLOAT, (long) n * topK) : MemorySegment.NULL;
+            TopK best = TopK.allocate(arena, n, topK);
             MemorySegment eog = arena.allocate(ValueLayout.JAVA_INT, n);
             int status = panscore_h.ps_session_sample(use.handle(), appends, n, anySampler ? samplerArray : MemorySegment.NULL, params,
-                    stats, ids, lps, eog);
+                    stats, best.ids(), best.logprobs(), eog);
             if (status != panscore_h.PS_OK()) {
                 PanscoreException failure = NativeCalls.exceptionFor(status, "generating for " + n + " session(s): " + NativeCalls.lastError());
                 // a failed call leaves each slot with its first pos tokens, or untouched when it failed
@@ -419,8 +417,8 @@ public final class SessionPool implements AutoCloseable {
             for (int j = 0; j < n; j++) {
                 Session s = sessions.get(j);
                 MemorySegment st = ps_token_stats.asSlice(stats, j);
-                int[] topIds = topK > 0 ? ids.asSlice((long) j * topK * Integer.BYTES, (long) topK * Integer.BYTES).toArray(ValueLayout.JAVA_INT) : new int[0];
-                float[] topLps = topK > 0 ? lps.asSlice((long) j * topK * Float.BYTES, (long) topK * Float.BYTES).toArray(ValueLayout.JAVA_FLOAT) : new float[0];
+                int[] topIds = best.ids(j);
+                float[] topLps = best.logprobs(j);
                 int token = ps_token_stats.target_id(st);
                 out[j] = new GeneratedToken(token, ps_token_stats.logprob(st), ps_token_stats.rank(st), ps_token_stats.entropy(st),
                         ps_token_stats.argmax_id(st), ps_token_stats.argmax_logprob(st), topIds, topLps, eog.getAtIndex(ValueLayout.JAVA_INT, j) != 0);
@@ -477,6 +475,25 @@ public final class SessionPool implements AutoCloseable {
         if (used + more > contextSize - keep) {
             throw new CapacityException(panscore_h.PS_ERR_CAPACITY(), "the open sessions hold " + used + " tokens; " + more + " more would not fit the KV cache of "
                     + contextSize + (keep > 0 ? " (" + keep + " kept for one-shot glimpses)" : "") + "; close sessions or raise contextSize");
+        }
+    }
+
+    /**
+     * The native output buffers of the {@code k} best tokens of {@code n} rows (NULL when k is 0,
+     * which the C API reads as "none"), and each row's ids and log-probs read back.
+     */
+    private record TopK(MemorySegment ids, MemorySegment logprobs, int k) {
+        static TopK allocate(Arena arena, int n, int k) {
+            return k > 0 ? new TopK(arena.allocate(ValueLayout.JAVA_INT, (long) n * k), arena.allocate(ValueLayout.JAVA_FLOAT, (long) n * k), k)
+                    : new TopK(MemorySegment.NULL, MemorySegment.NULL, 0);
+        }
+
+        int[] ids(int row) {
+            return k > 0 ? ids.asSlice((long) row * k * Integer.BYTES, (long) k * Integer.BYTES).toArray(ValueLayout.JAVA_INT) : new int[0];
+        }
+
+        float[] logprobs(int row) {
+            return k > 0 ? logprobs.asSlice((long) row * k * Float.BYTES, (long) k * Float.BYTES).toArray(ValueLayout.JAVA_FLOAT) : new float[0];
         }
     }
 
